@@ -1,8 +1,3 @@
 #!/usr/bin/env node
-// Entry point of the `yoloscale` command: runs the compiled CLI.
-import { main } from '../dist/cli/main.js';
-
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(`yoloscale: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 1; },
-);
+// The `yoloscale` command: runs the compiled CLI (built by `npm install` / `npm run build`).
+import '../dist/cli/entry.js';
