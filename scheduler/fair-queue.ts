@@ -1,0 +1,281 @@
+/**
+ * Weighted fair queueing across tenants within one lane (SPEC.md §8):
+ * start-time fair queueing (SFQ, Goyal et al. 1996) with virtual time.
+ *
+ * - Each tenant has a FIFO queue, bounded by `perTenantLimit`.
+ * - The head item of a tenant gets its start tag when it becomes the head:
+ *   `S = max(V, F_last)`, where `V` is the virtual time (the start tag of the
+ *   item last served) and `F_last` the finish tag of the tenant's last served
+ *   item; its finish tag is `S + cost / weight`.
+ * - `pop` serves the head with the smallest start tag (ties: smaller finish
+ *   tag, then earlier arrival), from a binary heap over tenants: O(log n) in
+ *   the number of backlogged tenants.
+ * - Work-conserving: only backlogged tenants compete, so an idle tenant's
+ *   share goes to the others; a returning tenant starts at `max(V, F_last)`,
+ *   so its idle time earns it no credit.
+ * - Cancelled items (dropped or replaced frames) leave without being charged
+ *   to the tenant's tags.
+ *
+ * Weight = plan tokens per hour, cost = frame tokens. Pure: no I/O, no clock.
+ */
+
+/** Options of {@link FairQueue}; all optional. */
+export interface FairQueueOptions {
+  /** Items one tenant may have waiting (default 10,000). */
+  perTenantLimit?: number;
+}
+
+/** Frozen defaults of {@link FairQueueOptions}. */
+export const FAIR_QUEUE_DEFAULTS = Object.freeze({ perTenantLimit: 10_000 });
+
+/** An item as served, with its tags (virtual-time units: tokens per weight). */
+export interface FairQueueEntry<T> {
+  tenant: string;
+  item: T;
+  cost: number;
+  weight: number;
+  startTag: number;
+  finishTag: number;
+}
+
+interface Queued<T> {
+  item: T;
+  cost: number;
+  weight: number;
+  seq: number;
+}
+
+interface TenantState<T> {
+  name: string;
+  items: Queued<T>[];
+  head: number;
+  /** Finish tag of the tenant's last served item. */
+  lastFinish: number;
+  /** Start tag of the current head (valid while backlogged). */
+  startTag: number;
+  finishTag: number;
+  /** Position in the heap, -1 when not backlogged. */
+  heapIndex: number;
+}
+
+/**
+ * The fair queue of one lane. Its `push`/`pop`/`size` match the scheduler's
+ * `TenantQueue` interface (./lanes.ts).
+ */
+export class FairQueue<T> {
+  readonly #limit: number;
+  readonly #tenants = new Map<string, TenantState<T>>();
+  readonly #heap: TenantState<T>[] = [];
+  #virtualTime = 0;
+  #maxFinishServed = 0;
+  #size = 0;
+  #seq = 0;
+
+  /** @throws TypeError when an option is invalid (the message names it). */
+  constructor(options: FairQueueOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const limit = options.perTenantLimit ?? FAIR_QUEUE_DEFAULTS.perTenantLimit;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('options.perTenantLimit must be a positive integer');
+    this.#limit = limit;
+  }
+
+  /** Items waiting in all tenants' queues. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Current virtual time (start tag of the item last served). */
+  get virtualTime(): number {
+    return this.#virtualTime;
+  }
+
+  /** Items waiting for one tenant. */
+  depth(tenant: string): number {
+    const s = this.#tenants.get(tenant);
+    return s ? s.items.length - s.head : 0;
+  }
+
+  /** Tenants with items waiting, and how many each. */
+  depths(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.#tenants.values()) if (s.items.length > s.head) out.set(s.name, s.items.length - s.head);
+    return out;
+  }
+
+  /**
+   * Queues an item for a tenant.
+   * @param weight the tenant's weight (plan tokens per hour), positive; the latest value counts for new items
+   * @param cost the item's cost (frame tokens), positive
+   * @returns false (nothing queued) when the tenant's queue is full
+   * @throws TypeError for a non-positive or non-finite weight or cost
+   */
+  push(tenant: string, weight: number, cost: number, item: T): boolean {
+    if (typeof tenant !== 'string') throw new TypeError('tenant must be a string');
+    if (!(Number.isFinite(weight) && weight > 0)) throw new TypeError('weight must be a positive number');
+    if (!(Number.isFinite(cost) && cost > 0)) throw new TypeError('cost must be a positive number');
+    let s = this.#tenants.get(tenant);
+    if (!s) {
+      s = { name: tenant, items: [], head: 0, lastFinish: 0, startTag: 0, finishTag: 0, heapIndex: -1 };
+      this.#tenants.set(tenant, s);
+    }
+    if (s.items.length - s.head >= this.#limit) return false;
+    s.items.push({ item, cost, weight, seq: this.#seq++ });
+    this.#size++;
+    if (s.heapIndex < 0) {
+      this.#tagHead(s);
+      this.#heapInsert(s);
+    }
+    return true;
+  }
+
+  /** Next item in fair order, or undefined when empty. */
+  pop(): T | undefined {
+    return this.popEntry()?.item;
+  }
+
+  /** Next item with its tenant and tags, or undefined when empty. */
+  popEntry(): FairQueueEntry<T> | undefined {
+    const s = this.#heap[0];
+    if (!s) return undefined;
+    const q = s.items[s.head];
+    const entry: FairQueueEntry<T> = { tenant: s.name, item: q.item, cost: q.cost, weight: q.weight, startTag: s.startTag, finishTag: s.finishTag };
+    this.#virtualTime = s.startTag;
+    this.#maxFinishServed = Math.max(this.#maxFinishServed, s.finishTag);
+    s.lastFinish = s.finishTag;
+    this.#shift(s);
+    this.#size--;
+    if (s.items.length > s.head) {
+      this.#tagHead(s);
+      this.#siftDown(s.heapIndex);
+    } else {
+      this.#heapRemove(s);
+      this.#forgetIfIdle(s);
+    }
+    if (this.#size === 0) this.#endBusyPeriod();
+    return entry;
+  }
+
+  /** The item `pop` would answer next, without removing it. */
+  peek(): T | undefined {
+    const s = this.#heap[0];
+    return s ? s.items[s.head].item : undefined;
+  }
+
+  /**
+   * Removes every waiting item matching `predicate` (dropped or replaced
+   * frames); the removed items are not charged to their tenants' tags.
+   * O(items). @returns the removed items, in queue order per tenant
+   */
+  remove(predicate: (item: T, tenant: string) => boolean): T[] {
+    const removed: T[] = [];
+    for (const s of [...this.#tenants.values()]) {
+      const live = s.items.slice(s.head);
+      const keep: Queued<T>[] = [];
+      for (const q of live) {
+        if (predicate(q.item, s.name)) removed.push(q.item);
+        else keep.push(q);
+      }
+      if (keep.length === live.length) continue;
+      const headChanged = keep[0] !== live[0];
+      s.items = keep;
+      s.head = 0;
+      this.#size -= live.length - keep.length;
+      if (keep.length === 0) {
+        if (s.heapIndex >= 0) this.#heapRemove(s);
+        this.#forgetIfIdle(s);
+      } else if (headChanged) {
+        this.#tagHead(s);
+        this.#siftUp(s.heapIndex);
+        this.#siftDown(s.heapIndex);
+      }
+    }
+    if (this.#size === 0) this.#endBusyPeriod();
+    return removed;
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  /** End of a busy period: virtual time jumps to the largest finish tag served (SFQ); idle tenants are forgotten. */
+  #endBusyPeriod(): void {
+    this.#virtualTime = Math.max(this.#virtualTime, this.#maxFinishServed);
+    this.#tenants.clear();
+  }
+
+  #tagHead(s: TenantState<T>): void {
+    const q = s.items[s.head];
+    s.startTag = Math.max(this.#virtualTime, s.lastFinish);
+    s.finishTag = s.startTag + q.cost / q.weight;
+  }
+
+  #shift(s: TenantState<T>): void {
+    s.head++;
+    if (s.head >= s.items.length) {
+      s.items = [];
+      s.head = 0;
+    } else if (s.head > 1024 && s.head * 2 > s.items.length) {
+      s.items = s.items.slice(s.head);
+      s.head = 0;
+    }
+  }
+
+  /** Drops an idle tenant's state once its last finish tag is no longer ahead of virtual time. */
+  #forgetIfIdle(s: TenantState<T>): void {
+    if (s.items.length === s.head && s.lastFinish <= this.#virtualTime) this.#tenants.delete(s.name);
+  }
+
+  #less(a: TenantState<T>, b: TenantState<T>): boolean {
+    if (a.startTag !== b.startTag) return a.startTag < b.startTag;
+    if (a.finishTag !== b.finishTag) return a.finishTag < b.finishTag;
+    return a.items[a.head].seq < b.items[b.head].seq;
+  }
+
+  #heapInsert(s: TenantState<T>): void {
+    s.heapIndex = this.#heap.length;
+    this.#heap.push(s);
+    this.#siftUp(s.heapIndex);
+  }
+
+  #heapRemove(s: TenantState<T>): void {
+    const i = s.heapIndex;
+    const last = this.#heap.pop();
+    s.heapIndex = -1;
+    if (last && last !== s) {
+      this.#heap[i] = last;
+      last.heapIndex = i;
+      this.#siftUp(i);
+      this.#siftDown(last.heapIndex);
+    }
+  }
+
+  #swap(i: number, j: number): void {
+    const a = this.#heap[i];
+    const b = this.#heap[j];
+    this.#heap[i] = b;
+    this.#heap[j] = a;
+    a.heapIndex = j;
+    b.heapIndex = i;
+  }
+
+  #siftUp(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(this.#heap[i], this.#heap[parent])) return;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  #siftDown(i: number): void {
+    const n = this.#heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.#less(this.#heap[l], this.#heap[m])) m = l;
+      if (r < n && this.#less(this.#heap[r], this.#heap[m])) m = r;
+      if (m === i) return;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}
