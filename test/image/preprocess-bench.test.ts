@@ -1,0 +1,22 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPreprocessBench } from '../../bench/preprocess.js';
+
+const haveCv2 = ['/usr/bin/python3', 'python3'].some((p) => spawnSync(p, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0);
+
+t.test('bench preprocess - runs ours and OpenCV side by side and writes the JSON', { skip: haveCv2 ? false : 'python3-opencv is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ys-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await runPreprocessBench({ frames: 2, rounds: 1, warmup: 1, outDir: dir });
+  const json = JSON.parse(readFileSync(join(dir, 'preprocess.json'), 'utf8'));
+  t.same(json, r, 'file holds the returned result');
+  for (const k of ['image', 'frames', 'sharpMsPerFrame', 'opencvMsPerFrame', 'ratio']) t.ok(k in json, k);
+  t.ok(r.sharpMsPerFrame > 0 && r.opencvMsPerFrame > 0);
+  t.ok(Math.abs(r.ratio - r.sharpMsPerFrame / r.opencvMsPerFrame) < 0.01, 'ratio is ours over OpenCV');
+  // Faithfulness, not speed: our tensor is OpenCV's, give or take one grey level on a few pixels.
+  t.ok(r.tensorMaxAbsDiff <= 1, `max element difference ${r.tensorMaxAbsDiff}`);
+  t.ok(r.tensorFractionDiffering < 0.01, `fraction differing ${r.tensorFractionDiffering}`);
+});
