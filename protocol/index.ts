@@ -5,3 +5,43 @@ export { ErrorCode, YoloscaleError, isYoloscaleError, toYoloscaleError } from '.
 export type { YoloscaleErrorOptions } from './errors.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export {
+  MAX_IMAGE_BYTES,
+  MAX_IMAGE_PIXELS,
+  checkImageLimits,
+  orientationSwapsAxes,
+  orientedSize,
+  probeImageHeader,
+} from './image-header.js';
+export type { ImageFormat, ImageHeader } from './image-header.js';
+export { MessageKind, PROTOCOL_VERSION, imageCount } from './messages.js';
+export type {
+  BatchFrame,
+  BatchMessage,
+  DrainMessage,
+  DrainedMessage,
+  FrameError,
+  FrameOutcome,
+  HeartbeatMessage,
+  Message,
+  MessageOf,
+  ModelInfo,
+  PingMessage,
+  RegisterMessage,
+  RegisteredMessage,
+  ReregisterMessage,
+  ReplyMessage,
+  ReplyOutcome,
+  ResultMessage,
+  RetireMessage,
+  StatusMessage,
+  SubmitError,
+  SubmitFrameHeader,
+  SubmitMessage,
+} from './messages.js';
+export { DropReason, decodeMessage, encodeMessage } from './codec.js';
+export type { Decoded, Refused } from './codec.js';
+export { DealerSocket, FramePipe, RouterSocket } from './zmq.js';
+export type { DealerHandler, DealerSocketOptions, FramePipeOptions, MessageSocketOptions, PipeStats, PipeType, RouterHandler } from './zmq.js';
+export { SchedulerClient } from './scheduler-client.js';
+export type { SchedulerClientOptions, SchedulerReadiness, SubmitFrame } from './scheduler-client.js';

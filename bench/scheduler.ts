@@ -1,0 +1,291 @@
+/**
+ * `bench scheduler` (SPEC.md §11): what the scheduler costs on top of bare
+ * ZeroMQ, measured side by side in the same run.
+ *
+ * - `transportRtPerS`: round trips per second of a bare DEALER → ROUTER
+ *   echo (another process, no codec, no queueing) with the same message
+ *   sizes as the cluster: a submit header plus the image out, a reply
+ *   header back, the same window of frames in flight.
+ * - `schedulerFps`: frames per second through `SchedulerClient` → scheduler
+ *   process → echo worker processes → back, same window.
+ * - `addedLatencyMs`: at a paced 1,000 frames/s, the cluster's round-trip
+ *   percentile minus the bare transport's.
+ *
+ * Rounds alternate transport and cluster so load from elsewhere on the
+ * machine hits both alike; throughputs are the medians of the rounds,
+ * latency percentiles come from all paced frames pooled.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js';
+import type { Lane } from '../protocol/index.js';
+import { startEntry } from './processes.js';
+import type { BenchProc } from './processes.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+// From sources this file is bench/X.ts; built, dist/bench/X.js.
+const REPO_ROOT = resolve(HERE, basename(dirname(HERE)) === 'dist' ? '../..' : '..');
+
+/** Options of {@link runSchedulerBench}. */
+export interface SchedulerBenchOptions {
+  /** Frames per throughput run, per round (default 10,000). */
+  frames?: number;
+  /** Frames in flight during throughput runs (default 128). */
+  window?: number;
+  /** Echo worker processes (default 2). */
+  workers?: number;
+  /** Paced rate for the latency runs, frames/s (default 1,000). */
+  paceFps?: number;
+  /** Frames per paced run, per round (default 2,000). */
+  paceFrames?: number;
+  /** Interleaved rounds (default 3). */
+  rounds?: number;
+  /**
+   * Encoded frame sent as is. Default: the 640×480 photo
+   * ../shared/images/coco128-train2017-000000000257.jpg re-encoded at JPEG
+   * quality 75 (about 60 KB), the size of a browser's stream frame.
+   */
+  image?: string;
+  /** Scheduler micro-batching (defaults 32 frames, 2 ms). */
+  maxBatch?: number;
+  maxDelayMs?: number;
+  /** Result file (default bench/results/scheduler.json; `null` writes nothing). */
+  outFile?: string | null;
+}
+
+/** Latency percentiles in milliseconds. */
+export interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+/** `bench/results/scheduler.json`. */
+export interface SchedulerBenchResult {
+  frames: number;
+  transportRtPerS: number;
+  schedulerFps: number;
+  ratio: number;
+  addedLatencyMs: Percentiles;
+  latencyMs: { transport: Percentiles; cluster: Percentiles };
+  rounds: Array<{ transportRtPerS: number; schedulerFps: number }>;
+  image: string;
+  imageBytes: number;
+  window: number;
+  workers: number;
+  paceFps: number;
+  maxBatch: number;
+  maxDelayMs: number;
+  cpuCores: number;
+  loadAvg: { start: number; end: number };
+  node: string;
+  date: string;
+}
+
+type Send = () => Promise<unknown>;
+
+/** Runs `n` sends keeping `window` in flight; returns completions per second. */
+async function throughput(send: Send, n: number, window: number): Promise<number> {
+  let started = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await new Promise<void>((resolveAll, reject) => {
+    const next = (): void => {
+      if (started >= n) return;
+      started++;
+      send().then(() => {
+        done++;
+        if (done === n) resolveAll();
+        else next();
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, n); i++) next();
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Sends `n` frames at `fps` (on schedule, not waiting for answers); returns each round trip in ms. */
+async function paced(send: Send, n: number, fps: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const pending: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  const interval = 1000 / fps;
+  let sent = 0;
+  while (sent < n) {
+    const now = performance.now();
+    while (sent < n && t0 + sent * interval <= now) {
+      const start = performance.now();
+      pending.push(send().then(() => latencies.push(performance.now() - start)));
+      sent++;
+    }
+    const wait = t0 + sent * interval - performance.now();
+    await new Promise((r) => (wait > 1 ? setTimeout(r, Math.floor(wait)) : setImmediate(r)));
+  }
+  await Promise.all(pending);
+  return latencies;
+}
+
+function percentiles(values: number[]): Percentiles {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: round(at(0.5), 3), p99: round(at(0.99), 3) };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function positiveInt(v: unknown, name: string): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new TypeError(`options.${name} must be a positive integer`);
+}
+
+/** Runs the benchmark and writes `bench/results/scheduler.json`. */
+export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promise<SchedulerBenchResult> {
+  for (const k of ['frames', 'window', 'workers', 'paceFps', 'paceFrames', 'rounds', 'maxBatch'] as const) positiveInt(opts[k], k);
+  const frames = opts.frames ?? 10_000;
+  const window = opts.window ?? 128;
+  const workers = opts.workers ?? 2;
+  const paceFps = opts.paceFps ?? 1000;
+  const paceFrames = opts.paceFrames ?? 2000;
+  const rounds = opts.rounds ?? 3;
+  const maxBatch = opts.maxBatch ?? 32;
+  const maxDelayMs = opts.maxDelayMs ?? 2;
+  const photo = join(REPO_ROOT, '..', 'shared', 'images', 'coco128-train2017-000000000257.jpg');
+  const imagePath = opts.image === undefined ? `${photo} (JPEG q75 stream frame)` : resolve(opts.image);
+  const image = opts.image === undefined ? await sharp(await readFile(photo)).jpeg({ quality: 75 }).toBuffer() : await readFile(imagePath);
+  const loadStart = loadavg()[0] ?? 0;
+
+  // The cluster's own message sizes for the bare transport.
+  const lane: Lane = 'realtime';
+  const submitFrames = encodeMessage(
+    { kind: 'submit', frames: [{ seq: 123456, frameId: 'bench-000123456', model: 'echo', params: {}, tenant: 'bench', weight: 3600, cost: 1, lane, budgetMs: 10_000 }] },
+    [image],
+  );
+  const replyFrames = encodeMessage({
+    kind: 'reply',
+    outcomes: [{ seq: 123456, result: { model: 'echo', image: { width: 640, height: 480 }, detections: [], timing: { queueMs: 0.1, inferMs: 0, totalMs: 0.2 } } }],
+  });
+
+  const procs: BenchProc[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const echo = await startEntry('transport-echo', { replyFrames: replyFrames.map((b) => b.toString('base64')) });
+    procs.push(echo);
+    const waiting: Array<() => void> = [];
+    let head = 0;
+    const bare = new FramePipe({
+      type: 'dealer',
+      name: 'bench-bare',
+      onFrames: () => {
+        const r = waiting[head];
+        waiting[head++] = () => {};
+        if (head > 100_000) {
+          waiting.splice(0, head);
+          head = 0;
+        }
+        r?.();
+      },
+    });
+    bare.connect(String(echo.info.endpoint));
+    cleanups.push(() => bare.close());
+    const sendBare: Send = () =>
+      new Promise<void>((r) => {
+        waiting.push(r);
+        bare.sendFrames(submitFrames);
+      });
+
+    const sched = await startEntry('scheduler', { maxBatch, maxDelayMs });
+    procs.push(sched);
+    const workerEndpoint = `tcp://127.0.0.1:${String(sched.info.workerPort)}`;
+    for (const p of await Promise.all(Array.from({ length: workers }, (_, i) => startEntry('worker', { scheduler: workerEndpoint, nodeId: `echo-${i + 1}` })))) procs.push(p);
+    const client = new SchedulerClient({ endpoint: `tcp://127.0.0.1:${String(sched.info.clientPort)}` });
+    client.connect();
+    cleanups.push(() => client.close());
+    await client.waitReady(30_000);
+    while (client.ready().workers < workers) await new Promise((r) => setTimeout(r, 100));
+    let seq = 0;
+    const sendCluster: Send = () =>
+      client.submit({ image, model: 'echo', params: {}, tenant: 'bench', weight: 3600, cost: 1, lane, deadlineMs: Date.now() + 10_000, frameId: `bench-${++seq}` });
+
+    // Warm-up: JIT, connections, buffers.
+    await throughput(sendBare, 2000, window);
+    await throughput(sendCluster, 2000, window);
+    await paced(sendBare, 300, paceFps);
+    await paced(sendCluster, 300, paceFps);
+
+    const perRound: Array<{ transportRtPerS: number; schedulerFps: number }> = [];
+    const bareLat: number[] = [];
+    const clusterLat: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const transportRtPerS = await throughput(sendBare, frames, window);
+      const schedulerFps = await throughput(sendCluster, frames, window);
+      perRound.push({ transportRtPerS: round(transportRtPerS, 0), schedulerFps: round(schedulerFps, 0) });
+      bareLat.push(...(await paced(sendBare, paceFrames, paceFps)));
+      clusterLat.push(...(await paced(sendCluster, paceFrames, paceFps)));
+    }
+    const transportRtPerS = median(perRound.map((x) => x.transportRtPerS));
+    const schedulerFps = median(perRound.map((x) => x.schedulerFps));
+    const transport = percentiles(bareLat);
+    const cluster = percentiles(clusterLat);
+    const result: SchedulerBenchResult = {
+      frames: frames * rounds,
+      transportRtPerS,
+      schedulerFps,
+      ratio: round(schedulerFps / transportRtPerS, 3),
+      addedLatencyMs: { p50: round(cluster.p50 - transport.p50, 3), p99: round(cluster.p99 - transport.p99, 3) },
+      latencyMs: { transport, cluster },
+      rounds: perRound,
+      image: imagePath,
+      imageBytes: image.length,
+      window,
+      workers,
+      paceFps,
+      maxBatch,
+      maxDelayMs,
+      cpuCores: availableParallelism(),
+      loadAvg: { start: round(loadStart), end: round(loadavg()[0] ?? 0) },
+      node: process.version,
+      date: new Date().toISOString(),
+    };
+    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'scheduler.json') : opts.outFile;
+    if (out !== null) {
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+    }
+    return result;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await Promise.all(procs.reverse().map((p) => p.stop()));
+  }
+}
+
+// `npx tsx bench/scheduler.ts [--frames N] [--window N] [--workers N] [--rounds N] [--image F] [--out FILE]`
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const get = (k: string) => {
+    const i = args.indexOf(`--${k}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const num = (k: string) => (get(k) === undefined ? undefined : Number(get(k)));
+  const r = await runSchedulerBench({
+    frames: num('frames'),
+    window: num('window'),
+    workers: num('workers'),
+    rounds: num('rounds'),
+    paceFrames: num('pace-frames'),
+    maxBatch: num('max-batch'),
+    maxDelayMs: num('max-delay-ms'),
+    ...(get('image') ? { image: get('image') } : {}),
+    ...(get('out') ? { outFile: get('out') } : {}),
+  });
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}

@@ -1,0 +1,370 @@
+/**
+ * The one module importing `zeromq` (STYLE.md "Native modules behind one
+ * adapter each"). Each socket has one owner object with ONE receive loop and
+ * ONE bounded send queue drained by one send at a time (zeromq.js v6 allows
+ * one send in flight per socket). Receive handlers are synchronous: they
+ * enqueue replies and never await a send, so two peers exchanging large
+ * frames can never block each other into a deadlock.
+ */
+import * as zmq from 'zeromq';
+import { decodeMessage, encodeMessage } from './codec.js';
+import type { DropReason } from './codec.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import type { Message } from './messages.js';
+
+/** Socket type of a {@link FramePipe}. */
+export type PipeType = 'router' | 'dealer';
+
+/** Options of {@link FramePipe}. */
+export interface FramePipeOptions {
+  type: PipeType;
+  /** Name used in log lines. */
+  name?: string;
+  logger?: Logger;
+  /** Most multipart messages waiting in the send queue; sends beyond it are refused (default 50,000). */
+  sendQueueLimit?: number;
+  /** ZeroMQ high-water marks in messages (default 100,000 both ways). */
+  highWaterMark?: number;
+  /** Routing id of a dealer (1–255 bytes; default: assigned by the router). */
+  routingId?: string;
+  /** Called with every received multipart message, synchronously, from the one receive loop. */
+  onFrames: (frames: Buffer[]) => void;
+}
+
+/** Counters of a socket owner. */
+export interface PipeStats {
+  received: number;
+  sent: number;
+  /** Sends refused because the queue was full. */
+  queueFull: number;
+  /** Sends that failed in ZeroMQ (unroutable peer, closed socket, timeout). */
+  sendFailed: number;
+  /** Receive handler threw (caught and logged). */
+  handlerErrors: number;
+}
+
+const DEFAULT_QUEUE_LIMIT = 50_000;
+const DEFAULT_HWM = 100_000;
+
+function positiveInt(v: unknown, name: string): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new TypeError(`options.${name} must be a positive integer`);
+}
+
+/**
+ * Raw owner of one ZeroMQ ROUTER or DEALER socket: one receive loop
+ * delivering multipart messages as `Buffer[]` (a router's first frame is the
+ * peer identity), one bounded FIFO send queue. Used by the typed
+ * {@link RouterSocket}/{@link DealerSocket}, and directly by benchmarks and
+ * tests that need bare frames.
+ */
+export class FramePipe {
+  readonly #socket: zmq.Router | zmq.Dealer;
+  readonly #name: string;
+  readonly #logger: Logger;
+  readonly #limit: number;
+  readonly #onFrames: (frames: Buffer[]) => void;
+  #queue: Buffer[][] = [];
+  #head = 0;
+  #pumping = false;
+  #closed = false;
+  #flushWaiters: Array<() => void> = [];
+  #loop: Promise<void> | undefined;
+  readonly #stats: PipeStats = { received: 0, sent: 0, queueFull: 0, sendFailed: 0, handlerErrors: 0 };
+
+  constructor(opts: FramePipeOptions) {
+    if (opts.type !== 'router' && opts.type !== 'dealer') throw new TypeError('options.type must be "router" or "dealer"');
+    if (typeof opts.onFrames !== 'function') throw new TypeError('options.onFrames must be a function');
+    positiveInt(opts.sendQueueLimit, 'sendQueueLimit');
+    positiveInt(opts.highWaterMark, 'highWaterMark');
+    const hwm = opts.highWaterMark ?? DEFAULT_HWM;
+    this.#name = opts.name ?? opts.type;
+    this.#logger = opts.logger ?? silentLogger;
+    this.#limit = opts.sendQueueLimit ?? DEFAULT_QUEUE_LIMIT;
+    this.#onFrames = opts.onFrames;
+    const common = { sendHighWaterMark: hwm, receiveHighWaterMark: hwm, linger: 0, sendTimeout: 5_000, sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 };
+    this.#socket =
+      opts.type === 'router'
+        ? new zmq.Router({ ...common, mandatory: true })
+        : new zmq.Dealer({ ...common, ...(opts.routingId ? { routingId: opts.routingId } : {}) });
+  }
+
+  /** Counters since creation (a copy). */
+  get stats(): PipeStats {
+    return { ...this.#stats };
+  }
+
+  /** Messages waiting in the send queue. */
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Binds (`tcp://HOST:PORT`, port 0 or `*` picks a free one) and starts the receive loop; resolves with the bound endpoint. */
+  async bind(endpoint: string): Promise<string> {
+    const ep = endpoint.replace(/:0$/, ':*');
+    await this.#socket.bind(ep);
+    this.#startLoop();
+    return this.#socket.lastEndpoint ?? endpoint;
+  }
+
+  /** Connects (`tcp://HOST:PORT`) and starts the receive loop. ZeroMQ reconnects by itself when the peer restarts. */
+  connect(endpoint: string): void {
+    this.#socket.connect(endpoint);
+    this.#startLoop();
+  }
+
+  /**
+   * Enqueues one multipart message. Returns false (and sends nothing) when
+   * the queue is full or the socket is closed. Never blocks.
+   */
+  sendFrames(frames: Buffer[]): boolean {
+    if (this.#closed) return false;
+    if (this.queued >= this.#limit) {
+      this.#stats.queueFull++;
+      return false;
+    }
+    this.#queue.push(frames);
+    if (!this.#pumping) {
+      this.#pumping = true;
+      this.#pump().catch((err: unknown) => this.#logger.error({ err, socket: this.#name }, 'send loop failed'));
+    }
+    return true;
+  }
+
+  /** Resolves once everything queued so far has been handed to ZeroMQ. */
+  flush(): Promise<void> {
+    if (!this.#pumping && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  /**
+   * Closes the socket. With `lingerMs`, first waits (at most that long) for
+   * the send queue to drain and lets ZeroMQ deliver what it holds.
+   */
+  async close(opts: { lingerMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    const lingerMs = opts.lingerMs ?? 0;
+    if (lingerMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, lingerMs)))]);
+      clearTimeout(timer);
+      this.#socket.linger = lingerMs;
+    }
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#socket.close();
+    await this.#loop;
+    for (const w of this.#flushWaiters.splice(0)) w();
+  }
+
+  #startLoop(): void {
+    if (this.#loop) return;
+    this.#loop = this.#receiveLoop().catch((err: unknown) => {
+      if (!this.#closed) this.#logger.error({ err, socket: this.#name }, 'receive loop failed');
+    });
+  }
+
+  async #receiveLoop(): Promise<void> {
+    while (!this.#closed) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+      } catch (err) {
+        if (this.#closed || this.#socket.closed) return;
+        this.#logger.warn({ err, socket: this.#name }, 'receive failed');
+        continue;
+      }
+      this.#stats.received++;
+      try {
+        this.#onFrames(frames);
+      } catch (err) {
+        this.#stats.handlerErrors++;
+        this.#logger.error({ err, socket: this.#name }, 'message handler threw; message dropped');
+      }
+    }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#head < this.#queue.length && !this.#closed) {
+        const frames = this.#queue[this.#head];
+        this.#head++;
+        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+        try {
+          await this.#socket.send(frames);
+          this.#stats.sent++;
+        } catch (err) {
+          if (this.#closed) return;
+          this.#stats.sendFailed++;
+          this.#logger.debug({ err, socket: this.#name }, 'send failed; message dropped');
+        }
+      }
+    } finally {
+      this.#pumping = false;
+      if (this.#head >= this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      for (const w of this.#flushWaiters.splice(0)) w();
+    }
+  }
+}
+
+/** Options shared by the typed sockets. */
+export interface MessageSocketOptions {
+  name?: string;
+  logger?: Logger;
+  sendQueueLimit?: number;
+  highWaterMark?: number;
+  /** Called for every refused message (metrics). */
+  onDrop?: (reason: DropReason) => void;
+}
+
+/** Logs refusals without flooding: the first of each reason and peer version at warn, the rest at debug. */
+class DropLog {
+  readonly #seen = new Set<string>();
+  constructor(readonly logger: Logger, readonly name: string) {}
+  note(reason: DropReason, detail: string, peerVersion: string | undefined, peer: string | undefined): void {
+    const key = `${reason}:${peerVersion ?? ''}:${peer ?? ''}`;
+    const fields = { socket: this.name, reason, peer, peerVersion };
+    if (this.#seen.size < 1000 && !this.#seen.has(key)) {
+      this.#seen.add(key);
+      this.logger.warn(fields, reason === 'version' ? `refused peer: ${detail}` : `dropped message: ${detail}`);
+    } else this.logger.debug(fields, `dropped message: ${detail}`);
+  }
+}
+
+/** Handler of typed messages on a router: `peer` is the sender's routing identity. */
+export type RouterHandler = (peer: Buffer, message: Message, images: Buffer[]) => void;
+
+/**
+ * A bound ROUTER speaking the yoloscale protocol: decodes and validates
+ * every message (refusals are dropped, counted via `onDrop` and logged) and
+ * sends typed messages to a peer through the bounded queue.
+ */
+export class RouterSocket {
+  readonly #pipe: FramePipe;
+  #handler: RouterHandler = () => {};
+  readonly #drops: DropLog;
+  readonly #onDrop: (reason: DropReason) => void;
+
+  constructor(opts: MessageSocketOptions = {}) {
+    const logger = opts.logger ?? silentLogger;
+    this.#drops = new DropLog(logger, opts.name ?? 'router');
+    this.#onDrop = opts.onDrop ?? (() => {});
+    this.#pipe = new FramePipe({ ...opts, type: 'router', onFrames: (frames) => this.#receive(frames) });
+  }
+
+  /** Sets the handler of valid messages (synchronous; must not await sends). */
+  onMessage(handler: RouterHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Binds and starts receiving; resolves with the bound endpoint (`tcp://127.0.0.1:PORT`). */
+  bind(endpoint: string): Promise<string> {
+    return this.#pipe.bind(endpoint);
+  }
+
+  /** Enqueues a message to one peer; false when the send queue is full. */
+  send(peer: Buffer, message: Message, images?: readonly Uint8Array[]): boolean {
+    return this.#pipe.sendFrames([peer, ...encodeMessage(message, images)]);
+  }
+
+  /** Counters of the underlying socket. */
+  get stats(): PipeStats {
+    return this.#pipe.stats;
+  }
+
+  /** Resolves once queued messages were handed to ZeroMQ. */
+  flush(): Promise<void> {
+    return this.#pipe.flush();
+  }
+
+  /** Closes the socket (see {@link FramePipe.close}). */
+  close(opts?: { lingerMs?: number }): Promise<void> {
+    return this.#pipe.close(opts);
+  }
+
+  #receive(frames: Buffer[]): void {
+    const peer = frames[0];
+    const decoded = decodeMessage(frames.slice(1));
+    if (!decoded.ok) {
+      this.#onDrop(decoded.reason);
+      this.#drops.note(decoded.reason, decoded.detail, decoded.peerVersion, peer?.toString('hex'));
+      return;
+    }
+    this.#handler(peer, decoded.message, decoded.images);
+  }
+}
+
+/** Handler of typed messages on a dealer. */
+export type DealerHandler = (message: Message, images: Buffer[]) => void;
+
+/** Options of {@link DealerSocket}. */
+export interface DealerSocketOptions extends MessageSocketOptions {
+  routingId?: string;
+}
+
+/** A connected DEALER speaking the yoloscale protocol (see {@link RouterSocket}). */
+export class DealerSocket {
+  readonly #pipe: FramePipe;
+  #handler: DealerHandler = () => {};
+  readonly #drops: DropLog;
+  readonly #onDrop: (reason: DropReason) => void;
+
+  constructor(opts: DealerSocketOptions = {}) {
+    const logger = opts.logger ?? silentLogger;
+    this.#drops = new DropLog(logger, opts.name ?? 'dealer');
+    this.#onDrop = opts.onDrop ?? (() => {});
+    this.#pipe = new FramePipe({ ...opts, type: 'dealer', onFrames: (frames) => this.#receive(frames) });
+  }
+
+  /** Sets the handler of valid messages (synchronous; must not await sends). */
+  onMessage(handler: DealerHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Connects and starts receiving. */
+  connect(endpoint: string): void {
+    this.#pipe.connect(endpoint);
+  }
+
+  /** Enqueues a message; false when the send queue is full. */
+  send(message: Message, images?: readonly Uint8Array[]): boolean {
+    return this.#pipe.sendFrames(encodeMessage(message, images));
+  }
+
+  /** Enqueues raw frames as they are (tests of malformed input). */
+  sendFrames(frames: Buffer[]): boolean {
+    return this.#pipe.sendFrames(frames);
+  }
+
+  /** Counters of the underlying socket. */
+  get stats(): PipeStats {
+    return this.#pipe.stats;
+  }
+
+  /** Resolves once queued messages were handed to ZeroMQ. */
+  flush(): Promise<void> {
+    return this.#pipe.flush();
+  }
+
+  /** Closes the socket (see {@link FramePipe.close}). */
+  close(opts?: { lingerMs?: number }): Promise<void> {
+    return this.#pipe.close(opts);
+  }
+
+  #receive(frames: Buffer[]): void {
+    const decoded = decodeMessage(frames);
+    if (!decoded.ok) {
+      this.#onDrop(decoded.reason);
+      this.#drops.note(decoded.reason, decoded.detail, decoded.peerVersion, undefined);
+      return;
+    }
+    this.#handler(decoded.message, decoded.images);
+  }
+}

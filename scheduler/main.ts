@@ -1,0 +1,156 @@
+/**
+ * Process entry of `yoloscale scheduler`: builds the metrics registry, the
+ * {@link Scheduler} and the admin app, binds everything and (optionally)
+ * stops cleanly on SIGTERM/SIGINT.
+ */
+import { Registry as MetricsRegistry } from 'prom-client';
+import { silentLogger } from '../protocol/index.js';
+import type { Logger } from '../protocol/index.js';
+import { buildAdminApp, nodesRoutes } from './admin/index.js';
+import type { AdminPlugin } from './admin/index.js';
+import { SchedulerMetrics } from './metrics.js';
+import { Scheduler } from './scheduler.js';
+import type { Frame } from './scheduler.js';
+import type { TenantQueue } from './lanes.js';
+
+/** Options of {@link runScheduler}. */
+export interface RunSchedulerOptions {
+  /** Admin bearer token (required, at least 8 characters). */
+  adminToken: string;
+  /** Interface to listen on (default `0.0.0.0`: all). */
+  host?: string;
+  /** Worker ROUTER port (default 5555; 0 picks a free one). */
+  workerPort?: number;
+  /** Gateway ROUTER port (default 5556; 0 picks a free one). */
+  clientPort?: number;
+  /** Admin HTTP port (default 8081; 0 picks a free one). */
+  adminPort?: number;
+  maxBatch?: number;
+  maxDelayMs?: number;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  maxRequeues?: number;
+  perTenantLimit?: number;
+  /** Lane queue factory (default: the weighted fair queue). */
+  createQueue?: (perTenantLimit: number) => TenantQueue<Frame>;
+  /** prom-client registry (default: a fresh one, never the global default). */
+  metricsRegistry?: MetricsRegistry;
+  /** More admin route plugins (tenants, plans, pool…), registered behind the admin token. */
+  adminPlugins?: readonly AdminPlugin[];
+  logger?: Logger;
+  /** Close on SIGTERM/SIGINT (default true). */
+  handleSignals?: boolean;
+}
+
+/** A running scheduler process. */
+export interface SchedulerHandle {
+  scheduler: Scheduler;
+  metricsRegistry: MetricsRegistry;
+  /** Bound endpoints, e.g. `tcp://0.0.0.0:5555`. */
+  workerEndpoint: string;
+  clientEndpoint: string;
+  workerPort: number;
+  clientPort: number;
+  adminPort: number;
+  /** `http://HOST:PORT` of the admin API. */
+  adminUrl: string;
+  /** Stops everything (idempotent). */
+  close(): Promise<void>;
+  /** Settles when the scheduler has closed (after `close()` or a signal). */
+  closed: Promise<void>;
+}
+
+function port(v: unknown, name: string, dflt: number): number {
+  const p = v ?? dflt;
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p > 65535) throw new TypeError(`options.${name} must be an integer port 0–65535`);
+  return p;
+}
+
+function endpointPort(endpoint: string): number {
+  return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+}
+
+/** Starts a scheduler: worker and gateway ROUTERs plus the admin API. */
+export async function runScheduler(opts: RunSchedulerOptions): Promise<SchedulerHandle> {
+  if (!opts || typeof opts.adminToken !== 'string' || opts.adminToken.length < 8) throw new TypeError('options.adminToken must be a string of at least 8 characters');
+  const logger = opts.logger ?? silentLogger;
+  const host = opts.host ?? '0.0.0.0';
+  const zmqHost = host === '0.0.0.0' ? '*' : host;
+  const workerPort = port(opts.workerPort, 'workerPort', 5555);
+  const clientPort = port(opts.clientPort, 'clientPort', 5556);
+  const adminPort = port(opts.adminPort, 'adminPort', 8081);
+  const metricsRegistry = opts.metricsRegistry ?? new MetricsRegistry();
+  // The gauges read the scheduler when scraped; it is created right after them.
+  const ref: { scheduler?: Scheduler } = {};
+  const metrics = new SchedulerMetrics(metricsRegistry, {
+    queueDepth: (lane) => ref.scheduler?.queueDepth(lane) ?? 0,
+    nodeCounts: () => (ref.scheduler as Scheduler).registry.counts(),
+  });
+  const s = new Scheduler({
+    logger,
+    metrics,
+    maxBatch: opts.maxBatch,
+    maxDelayMs: opts.maxDelayMs,
+    heartbeatMs: opts.heartbeatMs,
+    deadAfterMs: opts.deadAfterMs,
+    maxRequeues: opts.maxRequeues,
+    perTenantLimit: opts.perTenantLimit,
+    createQueue: opts.createQueue,
+  });
+  ref.scheduler = s;
+  const app = await buildAdminApp({
+    adminToken: opts.adminToken,
+    metricsRegistry,
+    logger,
+    plugins: [{ plugin: nodesRoutes, opts: { admin: s } }, ...(opts.adminPlugins ?? [])],
+    health: () => ({ nodes: s.registry.counts().ready }),
+  });
+  let endpoints;
+  try {
+    endpoints = await s.start(`tcp://${zmqHost}:${workerPort}`, `tcp://${zmqHost}:${clientPort}`);
+    await app.listen({ host, port: adminPort });
+  } catch (err) {
+    await s.close();
+    await app.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const boundAdmin = typeof address === 'object' && address ? address.port : adminPort;
+  const adminUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundAdmin}`;
+  logger.info({ admin: adminUrl, workers: endpoints.workers, clients: endpoints.clients }, 'scheduler started');
+
+  let resolveClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  let closing: Promise<void> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    logger.info({ signal: sig }, 'scheduler stopping');
+    close().catch((err: unknown) => logger.error({ err }, 'scheduler close failed'));
+  };
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await app.close();
+      await s.close();
+      logger.info({}, 'scheduler stopped');
+      resolveClosed();
+    })();
+    return closing;
+  };
+  if (opts.handleSignals !== false) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return {
+    scheduler: s,
+    metricsRegistry,
+    workerEndpoint: endpoints.workers,
+    clientEndpoint: endpoints.clients,
+    workerPort: endpointPort(endpoints.workers),
+    clientPort: endpointPort(endpoints.clients),
+    adminPort: boundAdmin,
+    adminUrl,
+    close,
+    closed,
+  };
+}

@@ -1,0 +1,528 @@
+/**
+ * The head node's shell: owns the worker ROUTER (`:5555`) and the client
+ * ROUTER (`:5556`), and drives the pure cores (lanes, micro-batcher,
+ * registry, placement) with the clock and the sockets.
+ *
+ * Life of a frame: `submit` from a gateway → its lane (fair across tenants)
+ * → the model's open batch (pulled only while workers have free slots) →
+ * a `batch` to the placed worker → `result` → `reply`/`error` to the
+ * gateway. A worker silent for `deadAfterMs` is declared failed and its
+ * in-flight frames are re-queued ahead of everything else (at most
+ * `maxRequeues` times), so no accepted frame is lost; stale frames are
+ * answered `deadline_exceeded`.
+ */
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, MessageKind, RouterSocket, silentLogger } from '../protocol/index.js';
+import type { DetectParams, DropReason, FrameOutcome, Lane, Logger, Message, ModelInfo, ReplyOutcome } from '../protocol/index.js';
+import { MicroBatcher, checkBatcherOptions } from './batcher.js';
+import type { Batch } from './batcher.js';
+import { LANE_ORDER, LaneQueues } from './lanes.js';
+import type { TenantQueue } from './lanes.js';
+import type { SchedulerMetrics } from './metrics.js';
+import { NodeState, Registry, nodeView, offers, place } from './registry.js';
+import type { NodeAction, NodeRecord, NodeView } from './registry.js';
+
+/** Options of {@link Scheduler}. All optional except `metrics`. */
+export interface SchedulerOptions {
+  logger?: Logger;
+  /** Metric handles (created by `main` on an injected registry). */
+  metrics?: SchedulerMetrics;
+  /** Most frames per batch (default 16). */
+  maxBatch?: number;
+  /** Longest wait of a batch's first frame for company, ms (default 2). */
+  maxDelayMs?: number;
+  /** Heartbeat period told to workers, ms (default 1,000). */
+  heartbeatMs?: number;
+  /** A worker silent this long is dead, ms (default 3,000). */
+  deadAfterMs?: number;
+  /** Times a frame is re-queued after losing its worker before it fails (default 2). */
+  maxRequeues?: number;
+  /** Frames one tenant may have waiting per lane (default 10,000). */
+  perTenantLimit?: number;
+  /** Builds each lane's tenant queue (default: the weighted fair queue). */
+  createQueue?: (perTenantLimit: number) => TenantQueue<Frame>;
+}
+
+/** A frame inside the scheduler. */
+export interface Frame {
+  /** Scheduler-wide id. */
+  id: number;
+  /** Routing identity of the gateway that sent it. */
+  client: Buffer;
+  seq: number;
+  frameId: string;
+  model: string;
+  params: DetectParams;
+  tenant: string;
+  weight: number;
+  cost: number;
+  lane: Lane;
+  image: Buffer;
+  /** Monotonic clock values, ms. */
+  receivedAt: number;
+  deadlineAt: number;
+  dispatchedAt: number;
+  /** Dispatches so far. */
+  attempts: number;
+  /** Answered (result or error) already. */
+  done: boolean;
+}
+
+interface InFlightBatch {
+  id: number;
+  node: NodeRecord;
+  frames: Frame[];
+  sentAt: number;
+}
+
+/** The `/v1/queue` view. */
+export interface QueueView {
+  lanes: Record<Lane, number>;
+  /** Frames re-queued after a lost worker, served first. */
+  retry: number;
+  /** Frames in open batches. */
+  batching: number;
+  /** Frames on workers. */
+  inFlight: number;
+  maxBatch: number;
+  maxDelayMs: number;
+}
+
+/** Bound endpoints of a started scheduler. */
+export interface SchedulerEndpoints {
+  workers: string;
+  clients: string;
+}
+
+function int(v: unknown, name: string, min: number): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) throw new TypeError(`options.${name} must be an integer ≥ ${min}`);
+}
+
+/** The scheduler: see the module comment. */
+export class Scheduler {
+  readonly #logger: Logger;
+  readonly #metrics: SchedulerMetrics | undefined;
+  readonly #registry = new Registry();
+  readonly #lanes: LaneQueues<Frame>;
+  readonly #batcher: MicroBatcher<Frame>;
+  readonly #workers: RouterSocket;
+  readonly #clients: RouterSocket;
+  readonly #heartbeatMs: number;
+  readonly #deadAfterMs: number;
+  readonly #maxRequeues: number;
+  readonly #inflight = new Map<number, InFlightBatch>();
+  #retry: Frame[] = [];
+  #frameSeq = 0;
+  #batchSeq = 0;
+  #inFlightFrames = 0;
+  #pumpScheduled = false;
+  #dueTimer: NodeJS.Timeout | undefined;
+  #dueAt = Infinity;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #outbox = new Map<string, { peer: Buffer; outcomes: ReplyOutcome[] }>();
+  #flushQueued = false;
+
+  constructor(opts: SchedulerOptions = {}) {
+    const b = checkBatcherOptions(opts);
+    int(opts.heartbeatMs, 'heartbeatMs', 1);
+    int(opts.deadAfterMs, 'deadAfterMs', 1);
+    int(opts.maxRequeues, 'maxRequeues', 0);
+    int(opts.perTenantLimit, 'perTenantLimit', 1);
+    this.#logger = opts.logger ?? silentLogger;
+    this.#metrics = opts.metrics;
+    this.#heartbeatMs = opts.heartbeatMs ?? 1_000;
+    this.#deadAfterMs = opts.deadAfterMs ?? 3_000;
+    this.#maxRequeues = opts.maxRequeues ?? 2;
+    this.#batcher = new MicroBatcher<Frame>(b);
+    this.#lanes = new LaneQueues<Frame>({ perTenantLimit: opts.perTenantLimit, createQueue: opts.createQueue });
+    const dropped = (socket: string) => (reason: DropReason) => this.#metrics?.dropped.inc({ socket, reason });
+    this.#workers = new RouterSocket({ name: 'workers', logger: this.#logger, onDrop: dropped('workers') });
+    this.#clients = new RouterSocket({ name: 'clients', logger: this.#logger, onDrop: dropped('clients') });
+    this.#workers.onMessage((peer, m, images) => this.#onWorker(peer, m, images));
+    this.#clients.onMessage((peer, m, images) => this.#onClient(peer, m, images));
+  }
+
+  /** The node registry (the autoscaler records provisioning nodes in it). */
+  get registry(): Registry {
+    return this.#registry;
+  }
+
+  /** Binds both ROUTERs (`tcp://HOST:PORT`, port 0 picks one) and starts the timers. */
+  async start(workerEndpoint: string, clientEndpoint: string): Promise<SchedulerEndpoints> {
+    const workers = await this.#workers.bind(workerEndpoint);
+    const clients = await this.#clients.bind(clientEndpoint);
+    this.#sweepTimer = setInterval(() => this.#sweep(), 100);
+    this.#logger.info({ workers, clients }, 'scheduler listening');
+    return { workers, clients };
+  }
+
+  /** Stops timers and closes both sockets. Frames still queued are answered `no_capacity`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#sweepTimer);
+    clearTimeout(this.#dueTimer);
+    const leftovers: Frame[] = [...this.#retry, ...this.#batcher.removeWhere(() => true)];
+    for (let f = this.#lanes.pop(); f; f = this.#lanes.pop()) leftovers.push(f);
+    for (const b of this.#inflight.values()) leftovers.push(...b.frames);
+    for (const f of leftovers) if (!f.done) this.#fail(f, ErrorCode.noCapacity, 'scheduler shutting down', 1);
+    this.#flushReplies();
+    this.#closed = true;
+    await this.#clients.close({ lingerMs: 200 });
+    await this.#workers.close();
+  }
+
+  /** Every node, for `GET /v1/nodes`. */
+  nodes(): NodeView[] {
+    const now = performance.now();
+    return this.#registry.list().map((n) => nodeView(n, now));
+  }
+
+  /** One node, or undefined. */
+  node(id: string): NodeView | undefined {
+    const n = this.#registry.get(id);
+    return n ? nodeView(n, performance.now()) : undefined;
+  }
+
+  /**
+   * Applies an admin action (`cordon`, `uncordon`, `drain`, `retire`) and
+   * tells the node's agent where needed. Throws `not_found` / `conflict`.
+   */
+  act(id: string, action: NodeAction): NodeView {
+    const peer = this.#registry.get(id)?.peer ?? null;
+    const retired = this.#registry.apply(id, action, Date.now());
+    if (peer && (action === 'drain' || (action === 'retire' && !retired))) this.#workers.send(peer, { kind: MessageKind.drain, nodeId: id });
+    if (peer && retired) this.#workers.send(peer, { kind: MessageKind.retire, nodeId: id });
+    this.#logger.info({ node: id, action }, `node ${action}`);
+    this.#schedulePump();
+    return this.node(id) as NodeView;
+  }
+
+  /** Queue depths, for `GET /v1/queue`. */
+  queue(): QueueView {
+    const lanes = Object.fromEntries(LANE_ORDER.map((l) => [l, this.#lanes.depth(l)])) as Record<Lane, number>;
+    return { lanes, retry: this.#retry.length, batching: this.#batcher.size, inFlight: this.#inFlightFrames, maxBatch: this.#batcher.maxBatch, maxDelayMs: this.#batcher.maxDelayMs };
+  }
+
+  /** Frames waiting in one lane (metrics). */
+  queueDepth(lane: Lane): number {
+    return this.#lanes.depth(lane);
+  }
+
+  // ── workers ────────────────────────────────────────────────────────────
+
+  #onWorker(peer: Buffer, m: Message, _images: Buffer[]): void {
+    const now = performance.now();
+    const node = this.#registry.byPeer(peer);
+    if (node) this.#registry.touch(node, now);
+    switch (m.kind) {
+      case MessageKind.register: {
+        const prev = this.#registry.get(m.nodeId);
+        if (prev && prev.peer && !prev.peer.equals(peer)) this.#requeueNode(prev, 'node re-registered from a new connection');
+        const n = this.#registry.register(peer, m, now, Date.now());
+        this.#workers.send(peer, { kind: MessageKind.registered, nodeId: n.id, heartbeatMs: this.#heartbeatMs });
+        this.#logger.info({ node: n.id, device: n.device, threads: n.threads, slots: n.slots, models: n.models.map((x) => x.id), state: n.state }, 'node registered');
+        this.#schedulePump();
+        return;
+      }
+      case MessageKind.heartbeat:
+        if (!node || node.id !== m.nodeId) {
+          this.#workers.send(peer, { kind: MessageKind.reregister });
+          return;
+        }
+        node.loaded = new Set([...node.loaded, ...m.loaded]);
+        if (m.draining && node.state !== NodeState.draining) this.#registry.selfDrain(node, Date.now());
+        return;
+      case MessageKind.result:
+        this.#onResult(node, m.batchId, m.outcomes, now);
+        return;
+      case MessageKind.drain:
+        if (node) {
+          this.#registry.selfDrain(node, Date.now());
+          this.#logger.info({ node: node.id }, 'node draining itself');
+          this.#settle(node);
+        }
+        return;
+      case MessageKind.drained:
+        if (node) this.#settle(node);
+        return;
+      default:
+        this.#metrics?.dropped.inc({ socket: 'workers', reason: 'unexpected' });
+        this.#logger.debug({ kind: m.kind }, 'unexpected message from a worker; dropped');
+    }
+  }
+
+  #settle(node: NodeRecord): void {
+    const peer = node.peer;
+    if (this.#registry.settle(node, Date.now())) {
+      this.#logger.info({ node: node.id }, 'node retired');
+      if (peer) this.#workers.send(peer, { kind: MessageKind.retire, nodeId: node.id });
+    }
+  }
+
+  #onResult(node: NodeRecord | undefined, batchId: number, outcomes: FrameOutcome[], now: number): void {
+    const batch = this.#inflight.get(batchId);
+    if (!batch || !node || batch.node !== node) {
+      this.#logger.debug({ batchId }, 'result of an unknown batch (re-queued or foreign); dropped');
+      return;
+    }
+    this.#inflight.delete(batchId);
+    const byId = new Map<number, FrameOutcome>();
+    for (const o of outcomes) byId.set(o.id, o);
+    node.inFlight -= batch.frames.length;
+    node.batches--;
+    node.framesDone += batch.frames.length;
+    this.#inFlightFrames -= batch.frames.length;
+    const nowEpoch = Date.now();
+    for (const f of batch.frames) {
+      if (f.done) continue;
+      const o = byId.get(f.id);
+      if (!o) this.#fail(f, ErrorCode.internal, 'worker returned no outcome for the frame');
+      else if (o.error) this.#fail(f, o.error.code, o.error.message);
+      else if (o.result) {
+        f.done = true;
+        const r = o.result;
+        r.timing.queueMs = f.dispatchedAt - f.receivedAt + r.timing.queueMs;
+        r.timing.totalMs = now - f.receivedAt;
+        this.#reply(f.client, { seq: f.seq, result: r });
+        if (this.#metrics) {
+          this.#metrics.frames.inc({ model: f.model, outcome: 'ok' });
+          this.#metrics.inferenceSeconds.observe(r.timing.inferMs / 1000);
+          this.#metrics.tokenRate.add(f.model, f.cost, nowEpoch);
+        }
+      }
+    }
+    if (node.state === NodeState.draining) this.#settle(node);
+    this.#schedulePump();
+  }
+
+  /** Re-queues (or fails) every frame in flight on a lost node. */
+  #requeueNode(node: NodeRecord, why: string): void {
+    let requeued = 0;
+    let failed = 0;
+    for (const [id, b] of this.#inflight) {
+      if (b.node !== node) continue;
+      this.#inflight.delete(id);
+      this.#inFlightFrames -= b.frames.length;
+      for (const f of b.frames) {
+        if (f.done) continue;
+        if (f.attempts > this.#maxRequeues) {
+          this.#fail(f, ErrorCode.internal, `frame lost with its worker ${f.attempts} times`);
+          failed++;
+        } else {
+          this.#retry.push(f);
+          requeued++;
+        }
+      }
+    }
+    this.#registry.reset(node);
+    this.#metrics?.requeued.inc(requeued);
+    if (requeued || failed) this.#logger.warn({ node: node.id, requeued, failed }, `${why}: in-flight frames re-queued`);
+    this.#schedulePump();
+  }
+
+  // ── clients ────────────────────────────────────────────────────────────
+
+  #onClient(peer: Buffer, m: Message, images: Buffer[]): void {
+    switch (m.kind) {
+      case MessageKind.submit: {
+        const now = performance.now();
+        const ready = this.#registry.ready();
+        m.frames.forEach((h, i) => {
+          const refuse = (code: ErrorCode, message: string, retryAfterS?: number) => {
+            this.#reply(peer, { seq: h.seq, error: retryAfterS === undefined ? { code, message } : { code, message, retryAfterS } });
+            // Model names nobody offers are not used as label values (unbounded cardinality).
+            this.#metrics?.frames.inc({ model: code === ErrorCode.unknownModel ? 'unknown' : h.model, outcome: code });
+          };
+          if (h.budgetMs <= 0) return refuse(ErrorCode.deadlineExceeded, 'deadline passed before the frame reached the scheduler');
+          if (!ready.some((n) => offers(n, h.model))) {
+            if (ready.length === 0) return refuse(ErrorCode.noCapacity, 'no worker node is ready', 1);
+            return refuse(ErrorCode.unknownModel, `no ready worker offers model "${h.model}"`);
+          }
+          const frame: Frame = {
+            id: ++this.#frameSeq,
+            client: peer,
+            seq: h.seq,
+            frameId: h.frameId,
+            model: h.model,
+            params: h.params,
+            tenant: h.tenant,
+            weight: h.weight > 0 ? h.weight : 1,
+            cost: h.cost,
+            lane: h.lane,
+            image: images[i],
+            receivedAt: now,
+            deadlineAt: now + h.budgetMs,
+            dispatchedAt: 0,
+            attempts: 0,
+            done: false,
+          };
+          // Cost 0 (best-effort) still takes a turn in the fair order.
+          if (!this.#lanes.push(frame.lane, frame.tenant, frame.weight, Math.max(frame.cost, 1e-3), frame)) {
+            return refuse(ErrorCode.overloaded, `tenant queue full in lane ${frame.lane}`, 1);
+          }
+        });
+        this.#schedulePump();
+        return;
+      }
+      case MessageKind.ping:
+        this.#clients.send(peer, this.#status());
+        return;
+      default:
+        this.#metrics?.dropped.inc({ socket: 'clients', reason: 'unexpected' });
+        this.#logger.debug({ kind: m.kind }, 'unexpected message from a client; dropped');
+    }
+  }
+
+  #status(): Message {
+    const ready = this.#registry.ready();
+    const models = new Map<string, ModelInfo>();
+    for (const n of ready) for (const info of n.models) if (!models.has(info.id)) models.set(info.id, info);
+    return { kind: MessageKind.status, readyNodes: ready.length, models: [...models.values()] };
+  }
+
+  #fail(f: Frame, code: ErrorCode, message: string, retryAfterS?: number): void {
+    f.done = true;
+    this.#reply(f.client, { seq: f.seq, error: retryAfterS === undefined ? { code, message } : { code, message, retryAfterS } });
+    this.#metrics?.frames.inc({ model: f.model, outcome: code });
+  }
+
+  /** Queues an outcome for a gateway; outcomes ready in the same tick go in one `reply`. */
+  #reply(peer: Buffer, outcome: ReplyOutcome): void {
+    const key = peer.toString('latin1');
+    let box = this.#outbox.get(key);
+    if (!box) this.#outbox.set(key, (box = { peer, outcomes: [] }));
+    box.outcomes.push(outcome);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flushReplies());
+    }
+  }
+
+  #flushReplies(): void {
+    this.#flushQueued = false;
+    for (const { peer, outcomes } of this.#outbox.values()) {
+      for (let i = 0; i < outcomes.length; i += 256) this.#clients.send(peer, { kind: MessageKind.reply, outcomes: outcomes.slice(i, i + 256) });
+    }
+    this.#outbox.clear();
+  }
+
+  // ── dispatch ───────────────────────────────────────────────────────────
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#closed) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      try {
+        this.#pump();
+      } catch (err) {
+        this.#logger.error({ err }, 'dispatch failed');
+      }
+    });
+  }
+
+  #nextWaiting(): Frame | undefined {
+    if (this.#retry.length > 0) return this.#retry.shift();
+    return this.#lanes.pop();
+  }
+
+  /** Moves frames from the lanes into batches while workers have free slots, and sends batches that are full, due, or have an idle worker. */
+  #pump(): void {
+    const now = performance.now();
+    let free = -this.#batcher.size;
+    for (const n of this.#registry.ready()) free += Math.max(0, n.slots - n.inFlight);
+    while (free > 0) {
+      const f = this.#nextWaiting();
+      if (!f) break;
+      if (f.done) continue;
+      if (now >= f.deadlineAt) {
+        this.#fail(f, ErrorCode.deadlineExceeded, 'frame waited past its deadline');
+        continue;
+      }
+      free--;
+      const full = this.#batcher.add(f.model, f, now);
+      if (full) this.#dispatch(full, now);
+    }
+    for (const model of this.#batcher.models()) {
+      if (this.#batcher.isDue(model, now) || this.#idleNode(model)) {
+        const b = this.#batcher.take(model);
+        if (b) this.#dispatch(b, now);
+      }
+    }
+    this.#armDueTimer(now);
+  }
+
+  /** A ready node offering the model that runs fewer batches than it has threads. */
+  #idleNode(model: string): boolean {
+    for (const n of this.#registry.ready()) if (n.batches < n.threads && n.inFlight < n.slots && offers(n, model)) return true;
+    return false;
+  }
+
+  #armDueTimer(now: number): void {
+    const at = this.#batcher.nextDueAt();
+    // A due batch that found no worker waits for the next event (result, registration, sweep).
+    if (at === null || at <= now || at >= this.#dueAt) return;
+    clearTimeout(this.#dueTimer);
+    this.#dueAt = at;
+    this.#dueTimer = setTimeout(() => {
+      this.#dueAt = Infinity;
+      this.#schedulePump();
+    }, Math.max(0, at - now));
+  }
+
+  #dispatch(batch: Batch<Frame>, now: number): void {
+    let items = batch.items;
+    while (items.length > 0) {
+      const p = place(this.#registry.list(), batch.model, Math.min(items.length, this.#batcher.maxBatch));
+      if (!p) break;
+      const chunk = items.slice(0, p.take);
+      const id = ++this.#batchSeq;
+      const sent = this.#workers.send(
+        p.node.peer as Buffer,
+        { kind: MessageKind.batch, batchId: id, model: batch.model, frames: chunk.map((f) => ({ id: f.id, params: f.params })) },
+        chunk.map((f) => f.image),
+      );
+      if (!sent) break;
+      items = items.slice(p.take);
+      p.node.inFlight += chunk.length;
+      p.node.batches++;
+      p.node.loaded.add(batch.model);
+      this.#inFlightFrames += chunk.length;
+      for (const f of chunk) {
+        f.attempts++;
+        f.dispatchedAt = now;
+      }
+      this.#inflight.set(id, { id, node: p.node, frames: chunk, sentAt: now });
+      this.#metrics?.batchSize.observe(chunk.length);
+    }
+    if (items.length > 0) this.#batcher.restore({ model: batch.model, items, openedAt: batch.openedAt });
+  }
+
+  // ── timers ─────────────────────────────────────────────────────────────
+
+  #sweepCount = 0;
+
+  #sweep(): void {
+    try {
+      const now = performance.now();
+      const nowEpoch = Date.now();
+      for (const node of this.#registry.expire(now, this.#deadAfterMs, nowEpoch)) {
+        this.#logger.warn({ node: node.id, silentMs: Math.round(now - node.lastSeen) }, 'node silent past the heartbeat timeout: declared failed');
+        this.#requeueNode(node, 'node failed');
+      }
+      const stale = (x: Frame) => x.done || now >= x.deadlineAt;
+      // Queued frames are also checked when popped; scanning the lanes every 500 ms answers them on time without an O(queue) scan per 100 ms.
+      const sweepLanes = ++this.#sweepCount % 5 === 0;
+      for (const f of [...(sweepLanes ? this.#lanes.removeWhere(stale) : []), ...this.#batcher.removeWhere(stale)]) {
+        if (!f.done) this.#fail(f, ErrorCode.deadlineExceeded, 'frame waited past its deadline');
+      }
+      // Frames on workers past their deadline are answered now; their slots stay held until the worker answers or dies.
+      for (const b of this.#inflight.values()) for (const f of b.frames) if (!f.done && now >= f.deadlineAt) this.#fail(f, ErrorCode.deadlineExceeded, 'worker did not answer before the deadline');
+      if (this.#sweepCount % 600 === 0) this.#registry.prune(nowEpoch, 3_600_000);
+      this.#pump();
+    } catch (err) {
+      this.#logger.error({ err }, 'sweep failed');
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// Public surface of worker/: the detection engine, evaluation and the node agent.
+export { Engine } from './engine/engine.js';
+export type { BatchItem, EngineModelInfo, EngineOptions } from './engine/engine.js';
+export { addModel, listModels, resolveModel } from './engine/catalog.js';
+export type { AddModelOptions, AddModelResult, ModelListing } from './engine/catalog.js';
+export { BUILTIN_MODELS, DEFAULT_MODEL_ID, ECHO_MODEL_ID, MODEL_FAMILIES, builtinModel } from './engine/models.js';
+export type { ModelDescriptor, ModelFamily } from './engine/models.js';
+export type { EngineDetectParams } from './engine/params.js';
+export type { DetectCallOptions } from './engine/engine.js';
+export { DEVICE_REQUESTS, probeDevice } from './engine/ort.js';
+export type { DeviceProbe, DeviceRequest, ExecutionProvider } from './engine/ort.js';
+export { makeDynamic } from './engine/make-dynamic.js';
+export type { MakeDynamicOptions, MakeDynamicReport } from './engine/make-dynamic.js';
+export { CUDA_PACKAGE, setupCuda } from './engine/setup-cuda.js';
+export type { SetupCudaOptions, SetupCudaReport } from './engine/setup-cuda.js';
+export { inspectModel } from './engine/detect-family.js';
+export type { ModelInspection } from './engine/detect-family.js';
+export { missingModelError, unknownModelError } from './engine/catalog.js';
+export { downloadVerified } from './engine/download.js';
+export type { DownloadOptions, DownloadProgress, DownloadResult } from './engine/download.js';
+export { evaluate, loadYoloDataset } from './eval/index.js';
+export type { EvalImage, EvalSummary, LabelledImage } from './eval/index.js';
+export { runWorker } from './agent/index.js';
