@@ -101,7 +101,7 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
       return 2;
     }
     const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`yoloscale ${name}: ${isYoloscaleError(err) ? `${message} (${err.code})` : message}\n`);
+    io.stderr.write(`yoloscale ${name}: ${isYoloscaleError(err) && err.code !== 'internal' ? `${message} (${err.code})` : message}\n`);
     if (io.env.YOLOSCALE_DEBUG) io.stderr.write(`${(err as Error).stack ?? ''}\n`);
     return 1;
   }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { isYoloscaleError } from '../../protocol/index.js';
 const payload = Buffer.alloc(300_000, 7).map((_, i) => (i * 31) & 0xff);
 const digest = createHash('sha256').update(payload).digest('hex');
 
-async function serve(t: Tap.Test) {
+async function serve(t: Test) {
   const server = createServer((req, res) => {
     if (req.url === '/redirect') {
       res.writeHead(302, { location: '/model.onnx' }).end();
@@ -32,7 +33,7 @@ async function serve(t: Tap.Test) {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function tempDir(t: Tap.Test) {
+function tempDir(t: Test) {
   const dir = mkdtempSync(join(tmpdir(), 'ys-dl-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

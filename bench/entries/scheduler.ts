@@ -1,0 +1,10 @@
+// Scheduler process for the cluster benchmarks (free ports, warn-level logs).
+import { createLogger } from '../../protocol/index.js';
+import { runScheduler } from '../../scheduler/index.js';
+import type { RunSchedulerOptions } from '../../scheduler/index.js';
+
+const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as Partial<RunSchedulerOptions>;
+const handle = await runScheduler({ adminToken: 'bench-admin-token', host: '127.0.0.1', workerPort: 0, clientPort: 0, adminPort: 0, ...opts, logger: createLogger('scheduler', 'warn') });
+process.stdout.write(`${JSON.stringify({ ready: true, workerPort: handle.workerPort, clientPort: handle.clientPort, adminUrl: handle.adminUrl })}\n`);
+await handle.closed;
+process.exit(0);

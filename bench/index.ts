@@ -1,0 +1,82 @@
+// Public surface of bench/: every benchmark by its SPEC §11 name.
+import { runAutoscaleBench } from './autoscale.js';
+import { runBatchingBench } from './batching.js';
+import { runE2eBench } from './e2e.js';
+import { runEngineBench } from './engine.js';
+import { runSchedulerBench } from './scheduler.js';
+import { runPreprocessBench } from './preprocess.js';
+
+/** Options every benchmark understands; each ignores what does not apply. */
+export interface BenchRunOptions {
+  /** `--image FILE` (engine, preprocess). */
+  image?: string;
+  /** `--device` (engine, batching). */
+  device?: 'auto' | 'cuda' | 'cpu';
+  /** `--model` (engine, batching, e2e). */
+  model?: string;
+  /** `--frames` (most). */
+  frames?: number;
+  /** `--trace` (autoscale). */
+  traces?: string[];
+}
+
+/** One benchmark: writes `bench/results/NAME.json` and returns its result and a one-line summary. */
+export interface Benchmark {
+  name: string;
+  summary: string;
+  run(opts: BenchRunOptions): Promise<{ result: unknown; line: string }>;
+}
+
+const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
+
+/** Every benchmark, by name. */
+export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
+  {
+    name: 'engine',
+    summary: 'raw session.run fps, preprocessing cost and the whole engine pipeline against their overlap limit',
+    async run(opts: BenchRunOptions) {
+      const r = await runEngineBench({ model: opts.model, device: opts.device, image: opts.image, frames: opts.frames });
+      return { result: r, line: `engine: ${r.model} on ${r.device} × ${r.threads} threads: raw ${fmt(r.rawFps, 1)} fps, prep ${fmt(r.prepMsPerFrame)} ms/frame, pipeline ${fmt(r.pipelineFps, 1)} fps, limit ${fmt(r.limitFps, 1)} fps, ratio ${fmt(r.ratio, 3)} (target ≥ 0.9)` };
+    },
+  },
+  {
+    name: 'batching',
+    summary: 'engine fps at batch 1, 2, 4, 8, 16 on a dynamic-batch model',
+    async run(opts: BenchRunOptions) {
+      const r = await runBatchingBench({ device: opts.device, image: opts.image, frames: opts.frames });
+      return { result: r, line: `batching: ${r.model} on ${r.device}: ${r.batches.map((b, i) => `b${b} ${fmt(r.fps[i], 1)} fps`).join(', ')}` };
+    },
+  },
+  {
+    name: 'scheduler',
+    summary: 'cluster throughput and added latency with echo workers vs the bare ZeroMQ round trip',
+    async run(opts: BenchRunOptions) {
+      const r = await runSchedulerBench({ frames: opts.frames, image: opts.image });
+      return { result: r, line: `scheduler: ${fmt(r.schedulerFps, 0)} frames/s vs transport ${fmt(r.transportRtPerS, 0)} rt/s, ratio ${fmt(r.ratio)} (target ≥ 0.5); added latency p50 ${fmt(r.addedLatencyMs.p50)} ms, p99 ${fmt(r.addedLatencyMs.p99)} ms` };
+    },
+  },
+  {
+    name: 'e2e',
+    summary: 'REST through gateway, scheduler and a local worker vs the engine alone',
+    async run(opts: BenchRunOptions) {
+      const r = await runE2eBench({ model: opts.model, device: opts.device, frames: opts.frames, image: opts.image });
+      return { result: r, line: `e2e: ${r.model} ${fmt(r.fps, 1)} fps through the cluster vs ${fmt(r.engineFps, 1)} fps engine alone, ratio ${fmt(r.ratio)} (target ≥ 0.8); p50 ${fmt(r.latencyMs.p50, 0)} ms, p99 ${fmt(r.latencyMs.p99, 0)} ms` };
+    },
+  },
+  {
+    name: 'preprocess',
+    summary: 'image decode + letterbox + tensor layout vs OpenCV, one thread, same run',
+    async run(opts: BenchRunOptions) {
+      const r = await runPreprocessBench({ image: opts.image, frames: opts.frames });
+      return { result: r, line: `preprocess: ours ${fmt(r.sharpMsPerFrame)} ms/frame, OpenCV ${fmt(r.opencvMsPerFrame)} ms/frame, ratio ${fmt(r.ratio)} (target ≤ 0.8)` };
+    },
+  },
+  {
+    name: 'autoscale',
+    summary: 'predictive vs reactive (HPA) autoscaling on the surge and diurnal traces',
+    async run(opts: BenchRunOptions) {
+      const r = await runAutoscaleBench({ traces: opts.traces });
+      return { result: r, line: `autoscale: ${r.summary}` };
+    },
+  },
+]);

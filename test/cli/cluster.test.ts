@@ -1,0 +1,154 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI_ARGV, runCli } from '../helpers/cli.js';
+import { MODELS_DIR, REPO_ROOT } from '../helpers/env.js';
+import { freePorts } from '../helpers/ports.js';
+
+/**
+ * The ops CLI against a real `yoloscale up` (echo workers so no inference
+ * cost): every admin command is a client of the scheduler's admin API.
+ */
+t.test('cli against a running cluster', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ys-up-'));
+  const [port, adminPort, workerPort, clientPort] = await freePorts(4);
+  const env = {
+    YOLOSCALE_MODELS: MODELS_DIR,
+    YOLOSCALE_DATA_DIR: dataDir,
+    YOLOSCALE_PORT: String(port),
+    YOLOSCALE_ADMIN_PORT: String(adminPort),
+    YOLOSCALE_WORKER_PORT: String(workerPort),
+    YOLOSCALE_CLIENT_PORT: String(clientPort),
+    YOLOSCALE_SCHEDULER: `http://127.0.0.1:${adminPort}`,
+  };
+  const up = spawn(process.execPath, [...CLI_ARGV, 'up', '--echo', '--workers', '2', '--json'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let upOut = '';
+  up.stdout.on('data', (d: Buffer) => (upOut += d.toString()));
+  const exited = new Promise<number | null>((r) => up.once('exit', (code) => r(code)));
+  t.teardown(async () => {
+    if (up.exitCode === null) {
+      up.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`up did not report within 90 s: ${upOut}`)), 90_000);
+    up.stdout.on('data', () => {
+      try {
+        const parsed = JSON.parse(upOut) as Record<string, unknown>;
+        clearTimeout(timer);
+        resolve(parsed);
+      } catch {
+        // not complete yet
+      }
+    });
+  });
+  t.equal(info.ready, true, 'a worker is serving');
+  t.match(info.adminToken, /^ysa_/);
+  t.equal(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), info.adminToken, 'token kept in the data directory');
+  const cli = (args: string[]) => runCli(args, { env });
+
+  // Wait until both workers registered.
+  let nodes: Array<{ id: string; state: string }> = [];
+  for (let i = 0; i < 50 && nodes.filter((n) => n.state === 'ready').length < 2; i++) {
+    nodes = JSON.parse((await cli(['nodes', 'ls', '--json'])).stdout) as typeof nodes;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.equal(nodes.filter((n) => n.state === 'ready').length, 2, 'two ready workers');
+  const api = (await (await fetch(`http://127.0.0.1:${adminPort}/v1/nodes`, { headers: { authorization: `Bearer ${info.adminToken}` } })).json()) as { nodes: Array<{ id: string }> };
+  t.same(nodes.map((n) => n.id).sort(), api.nodes.map((n) => n.id).sort(), 'nodes ls --json matches GET /v1/nodes');
+
+  const human = await cli(['nodes', 'ls']);
+  t.match(human.stdout, /^ID\s+STATE\s+TYPE\s+DEVICE\s+SLOTS/m, 'aligned table header');
+
+  t.test('error paths: wrong token, scheduler down, unknown node, bad arguments', async (t) => {
+    const wrong = await runCli(['nodes', 'ls', '--token', 'not-the-token'], { env });
+    t.equal(wrong.code, 1);
+    t.match(wrong.stderr, /refused the admin token/);
+    t.equal(wrong.stderr.trim().split('\n').length, 1);
+    const down = await runCli(['nodes', 'ls', '--scheduler', 'http://127.0.0.1:9'], { env });
+    t.equal(down.code, 1);
+    t.match(down.stderr, /cannot reach the scheduler at http:\/\/127\.0\.0\.1:9/);
+    const unknown = await cli(['nodes', 'cordon', 'no-such-node']);
+    t.equal(unknown.code, 1);
+    t.match(unknown.stderr, /no-such-node/);
+    const bad = await cli(['nodes', 'provision', '--count', 'x', '--type', 'cpu']);
+    t.equal(bad.code, 2);
+    t.match(bad.stderr, /usage: yoloscale/);
+    const badPlan = await cli(['tenants', 'create', 'acme', '--plan', 'no-such-plan']);
+    t.equal(badPlan.code, 1);
+    t.match(badPlan.stderr, /no-such-plan/);
+  });
+
+  t.test('tenants, keys, top-ups and plans change what the gateway enforces at once', async (t) => {
+    const set = await cli(['plans', 'set', 'tiny', '--tokens-per-hour', '2', '--models', 'echo', '--overflow', 'reject']);
+    t.equal(set.code, 0, set.stderr);
+    const created = JSON.parse((await cli(['tenants', 'create', 'acme', '--plan', 'tiny', '--json'])).stdout) as { id: string; plan: string };
+    t.equal(created.plan, 'tiny');
+    const key = (JSON.parse((await cli(['tenants', 'keys', 'create', created.id, '--json'])).stdout) as { key: string }).key;
+    const detect = () =>
+      fetch(`http://127.0.0.1:${port}/v1/detect?model=echo`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'image/jpeg' },
+        body: readFileSync(join(REPO_ROOT, '..', 'shared', 'images', 'dog.jpg')),
+      });
+    t.equal((await detect()).status, 200);
+    t.equal((await detect()).status, 200);
+    const refused = await detect();
+    t.equal(refused.status, 429, 'budget of 2 spent');
+    t.ok(Number(refused.headers.get('retry-after')) > 0);
+    t.equal((await cli(['tenants', 'topup', created.id, '1'])).code, 0);
+    t.equal((await detect()).status, 200, 'top-up spendable at once');
+    t.equal((await detect()).status, 429);
+    t.equal((await cli(['plans', 'set', 'tiny2', '--tokens-per-hour', '100', '--models', 'echo'])).code, 0);
+    t.equal((await cli(['tenants', 'plan', created.id, 'tiny2'])).code, 0);
+    t.equal((await detect()).status, 200, 'upgrade takes effect at once');
+    const usage = JSON.parse((await cli(['usage', created.id, '--json'])).stdout) as { hourly: Array<{ model: string; tokens: number }>; changes: unknown[] };
+    t.equal(usage.hourly.filter((h) => h.model === 'echo').reduce((s, h) => s + h.tokens, 0), 4, 'usage shows every token');
+    t.ok(usage.changes.length >= 2, 'top-up and plan change audited');
+    const tenants = await cli(['tenants', 'ls']);
+    t.match(tenants.stdout, /acme\s+tiny2/);
+  });
+
+  t.test('cordon stops new batches to a node; drain --wait returns when it is idle', async (t) => {
+    const [a, b] = nodes;
+    t.equal((await cli(['nodes', 'cordon', a.id])).code, 0);
+    const before = JSON.parse((await cli(['nodes', 'show', a.id, '--json'])).stdout) as { framesDone: number; state: string };
+    t.equal(before.state, 'cordoned');
+    const created = JSON.parse((await cli(['tenants', 'create', 'cordon-test', '--plan', 'enterprise', '--json'])).stdout) as { id: string };
+    const key = (JSON.parse((await cli(['tenants', 'keys', 'create', created.id, '--json'])).stdout) as { key: string }).key;
+    const img = readFileSync(join(REPO_ROOT, '..', 'shared', 'images', 'dog.jpg'));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`http://127.0.0.1:${port}/v1/detect?model=echo`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'image/jpeg' }, body: img }).then((r) => r.status),
+      ),
+    );
+    t.same(new Set(statuses), new Set([200]), 'all served by the other node');
+    const after = JSON.parse((await cli(['nodes', 'show', a.id, '--json'])).stdout) as { framesDone: number };
+    t.equal(after.framesDone, before.framesDone, 'cordoned node got no frames');
+    const other = JSON.parse((await cli(['nodes', 'show', b.id, '--json'])).stdout) as { framesDone: number };
+    t.ok(other.framesDone >= 20);
+    t.equal((await cli(['nodes', 'uncordon', a.id])).code, 0);
+    const drain = await cli(['nodes', 'drain', b.id, '--wait', '--timeout-s', '30']);
+    t.equal(drain.code, 0, drain.stderr);
+    t.match(drain.stdout, /drained/);
+  });
+
+  t.test('top prints plain snapshots when piped', async (t) => {
+    const top = await cli(['top', '--iterations', '2', '--interval-ms', '200']);
+    t.equal(top.code, 0, top.stderr);
+    t.equal(top.stdout.match(/yoloscale top —/g)?.length, 2, 'two snapshots');
+    t.notMatch(top.stdout, /\x1b\[/, 'no terminal escapes when not a TTY');
+    t.match(top.stdout, /LANE\s+QUEUED/);
+  });
+
+  t.test('up stops every child on SIGTERM', async (t) => {
+    up.kill('SIGTERM');
+    t.equal(await exited, 0);
+    const down = await cli(['nodes', 'ls']);
+    t.equal(down.code, 1, 'scheduler is gone');
+  });
+});
