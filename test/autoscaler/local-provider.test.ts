@@ -12,7 +12,8 @@ const fs = require('node:fs');
 const dir = process.argv[2];
 const mode = process.argv[3] ?? 'good';
 const id = process.env.YOLOSCALE_NODE_ID;
-fs.writeFileSync(dir + '/' + id + '.pid', String(process.pid) + ' ' + process.env.YOLOSCALE_NODE_TYPE);
+fs.writeFileSync(dir + '/' + id + '.pid.tmp', String(process.pid) + ' ' + process.env.YOLOSCALE_NODE_TYPE);
+fs.renameSync(dir + '/' + id + '.pid.tmp', dir + '/' + id + '.pid');
 if (mode === 'crash') process.exit(3);
 process.on('SIGTERM', () => {
   if (mode === 'stubborn') return;

@@ -12,6 +12,7 @@ import { freePorts } from '../helpers/ports.js';
  * cost): every admin command is a client of the scheduler's admin API.
  */
 t.test('cli against a running cluster', async (t) => {
+  t.setTimeout(600_000);
   const dataDir = mkdtempSync(join(tmpdir(), 'ys-up-'));
   const [port, adminPort, workerPort, clientPort] = await freePorts(4);
   const env = {

@@ -19,6 +19,8 @@ interface Det {
   box: { x1: number; y1: number; x2: number; y2: number };
 }
 
+t.setTimeout(400_000);
+
 t.test('detect - yolox-nano finds the bus and at least three people, as SPEC §3 JSON', async (t) => {
   const r = await runCli(['detect', image('bus.jpg'), '--json']);
   t.equal(r.code, 0, r.stderr);

@@ -30,6 +30,8 @@ async function releaseServer(t: Test): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+t.setTimeout(400_000);
+
 t.test('models pull - downloads, verifies SHA-256 and refuses a corrupted file', async (t) => {
   const base = await releaseServer(t);
   const dir = tempDir(t);

@@ -7,7 +7,7 @@
  * Boxes are converted to pixels of the EXIF-oriented image, the space the
  * engine reports detections in.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { ErrorCode, YoloscaleError, orientedSize, probeImageHeader } from '../../protocol/index.js';
 import type { GroundTruthBox } from './map.js';
@@ -33,8 +33,11 @@ async function listImages(root: string, dir: string, out: string[]): Promise<voi
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) await listImages(root, p, out);
-    else if (e.isFile() && DATASET_IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(relative(root, p));
+    // Datasets are often assembled from symbolic links: follow them.
+    const kind = e.isSymbolicLink() ? await stat(p).catch(() => undefined) : e;
+    if (!kind) continue;
+    if (kind.isDirectory()) await listImages(root, p, out);
+    else if (kind.isFile() && DATASET_IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(relative(root, p));
   }
 }
 
