@@ -59,6 +59,8 @@ function ledgerError(err: unknown): YoloscaleError {
     });
   }
   if (err instanceof YoloscaleError) return err;
+  // Input the ledger refused (e.g. a malformed Idempotency-Key) is the client's mistake, not an outage.
+  if (isLedgerError(err, 'bad_request')) return new YoloscaleError(ErrorCode.badRequest, (err as Error).message, { cause: err });
   return new YoloscaleError(ErrorCode.ledgerUnavailable, 'the token ledger failed; nothing was charged, retry shortly', { cause: err, retryAfterS: 1 });
 }
 
