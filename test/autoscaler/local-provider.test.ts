@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { LocalProvider } from '../../scheduler/autoscaler/index.js';
+import { alive, until } from '../helpers/wait.js';
 
 /** A stand-in worker: records its id and pid, drains on SIGTERM (or ignores it), or dies at once. */
 const WORKER = `
@@ -23,22 +24,6 @@ process.on('SIGTERM', () => {
 setInterval(() => {}, 1000);
 `;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function setup(t: Test, types?: Record<string, { args?: string[] }>, stopTimeoutMs = 5000) {
   const dir = await mkdtemp(join(tmpdir(), 'yoloscale-local-'));

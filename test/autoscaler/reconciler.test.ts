@@ -9,6 +9,7 @@ import { Autoscaler, LocalProvider, poolRoutes, schedulerClusterPort } from '../
 import type { ClusterPort } from '../../scheduler/autoscaler/index.js';
 import type { Logger } from '../../protocol/index.js';
 import { Registry, Scheduler, SchedulerMetrics, buildAdminApp } from '../../scheduler/index.js';
+import { alive, until } from '../helpers/wait.js';
 
 /**
  * The reconcile loop against the scheduler's real node registry and real
@@ -26,22 +27,6 @@ setInterval(() => {}, 1000);
 
 const ADMIN = 'admin-token-123';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function setup(t: Test, metrics = new MetricsRegistry()) {
   const dir = await mkdtemp(join(tmpdir(), 'yoloscale-reconcile-'));
