@@ -6,6 +6,7 @@ import { BUILTIN_MODELS, Engine, addModel, makeDynamic } from '../worker/engine/
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
 import { benchImage, benchModelsDir } from './engine.js';
+import { isMainModule, scriptFlags } from './script-args.js';
 
 /**
  * `bench batching` (SPEC.md §11): throughput of a dynamic-batch model at
@@ -118,12 +119,8 @@ export async function runBatchingBench(opts: BatchingBenchOptions = {}): Promise
 }
 
 // `npx tsx bench/batching.ts [--device D] [--frames N]`
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const get = (k: string) => {
-    const i = args.indexOf(`--${k}`);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+if (isMainModule(import.meta.url)) {
+  const { get } = scriptFlags();
   const r = await runBatchingBench({
     ...(get('device') ? { device: get('device') as DeviceRequest } : {}),
     ...(get('frames') ? { frames: Number(get('frames')) } : {}),

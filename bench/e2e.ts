@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../worker/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
+import { isMainModule, scriptFlags } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -166,13 +167,8 @@ export async function runE2eBench(opts: E2eBenchOptions = {}): Promise<E2eBenchR
 }
 
 // `npx tsx bench/e2e.ts [--frames N] [--clients N] [--threads N] [--model ID] [--device D] [--out FILE]`
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const get = (k: string) => {
-    const i = args.indexOf(`--${k}`);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const num = (k: string) => (get(k) === undefined ? undefined : Number(get(k)));
+if (isMainModule(import.meta.url)) {
+  const { get, num } = scriptFlags();
   const r = await runE2eBench({
     frames: num('frames'),
     clients: num('clients'),

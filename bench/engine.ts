@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BUILTIN_MODELS, Engine, openSession } from '../worker/engine/index.js';
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
+import { isMainModule, scriptFlags } from './script-args.js';
 
 /**
  * `bench engine` (SPEC.md §11): how close the engine's pipeline (encoded
@@ -217,12 +218,8 @@ function round(v: number, digits = 2): number {
 }
 
 // `npx tsx bench/engine.ts [--device D] [--threads N] [--frames N] [--image F] [--model ID]`
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const get = (k: string) => {
-    const i = args.indexOf(`--${k}`);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+if (isMainModule(import.meta.url)) {
+  const { get } = scriptFlags();
   const r = await runEngineBench({
     ...(get('device') ? { device: get('device') as DeviceRequest } : {}),
     ...(get('threads') ? { threads: Number(get('threads')) } : {}),

@@ -25,6 +25,7 @@ import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js'
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
+import { isMainModule, scriptFlags } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -269,13 +270,8 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
 }
 
 // `npx tsx bench/scheduler.ts [--frames N] [--window N] [--workers N] [--rounds N] [--image F] [--out FILE]`
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const get = (k: string) => {
-    const i = args.indexOf(`--${k}`);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const num = (k: string) => (get(k) === undefined ? undefined : Number(get(k)));
+if (isMainModule(import.meta.url)) {
+  const { get, num } = scriptFlags();
   const r = await runSchedulerBench({
     frames: num('frames'),
     window: num('window'),
