@@ -13,7 +13,7 @@ t.test('bench preprocess - runs ours and OpenCV side by side and writes the JSON
   const r = await runPreprocessBench({ frames: 2, rounds: 1, warmup: 1, outDir: dir });
   const json = JSON.parse(readFileSync(join(dir, 'preprocess.json'), 'utf8'));
   t.same(json, r, 'file holds the returned result');
-  for (const k of ['image', 'frames', 'sharpMsPerFrame', 'opencvMsPerFrame', 'ratio']) t.ok(k in json, k);
+  for (const k of ['image', 'frames', 'sharpMsPerFrame', 'opencvMsPerFrame', 'ratio', 'decodeFloorRatio']) t.ok(k in json, k);
   t.ok(r.sharpMsPerFrame > 0 && r.opencvMsPerFrame > 0);
   t.ok(Math.abs(r.ratio - r.sharpMsPerFrame / r.opencvMsPerFrame) < 0.01, 'ratio is ours over OpenCV');
   // Faithfulness, not speed: our tensor is OpenCV's, give or take one grey level on a few pixels.

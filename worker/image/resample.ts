@@ -14,7 +14,7 @@
  * serve very large sources and runtimes without WebAssembly SIMD.
  */
 
-import { ensureKernelMemory, simdKernel } from './simd-kernel.js';
+import { HROW_TAP_BYTES, ensureKernelMemory, simdKernel } from './simd-kernel.js';
 
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS;
@@ -222,7 +222,7 @@ function fillSimd(px: RawPixels, layout: FillLayout, out: Float32Array | Uint16A
   const srcStride = px.width * ch;
   const tapsOff = align16(px.data.length);
   const rowStride = align16(newW * 4 + 16);
-  const rowA0 = tapsOff + align16(newW * 16);
+  const rowA0 = tapsOff + align16(newW * HROW_TAP_BYTES);
   const rowB0 = rowA0 + 3 * rowStride;
   const planeStride = align16(area * 4 + 16);
   const outOff = rowB0 + 3 * rowStride;
@@ -231,12 +231,17 @@ function fillSimd(px: RawPixels, layout: FillLayout, out: Float32Array | Uint16A
   new Uint8Array(buf, 0, px.data.length).set(px.data);
   const tx = taps(px.width, newW, ch);
   const ty = taps(px.height, newH, 1);
-  const tapMem = new Int32Array(buf, tapsOff, newW * 4);
-  for (let x = 0; x < newW; x++) {
-    tapMem[4 * x] = tx.i0[x];
-    tapMem[4 * x + 1] = tx.i1[x];
-    tapMem[4 * x + 2] = tx.w0[x];
-    tapMem[4 * x + 3] = tx.w1[x];
+  const tapMem = new Int32Array(buf, tapsOff, (newW * HROW_TAP_BYTES) / 4);
+  const tapI32 = HROW_TAP_BYTES / 4;
+  for (let x = 0, o = 0; x < newW; x++, o += tapI32) {
+    tapMem[o] = tx.i0[x];
+    tapMem[o + 1] = tx.i1[x];
+    // (a, b) as two i16 in one little-endian i32, four times.
+    const ab = tx.w0[x] | (tx.w1[x] << 16);
+    tapMem[o + 4] = ab;
+    tapMem[o + 5] = ab;
+    tapMem[o + 6] = ab;
+    tapMem[o + 7] = ab;
   }
   const planeOf = [layout.channelPlane[0] * planeStride, layout.channelPlane[1] * planeStride, layout.channelPlane[2] * planeStride];
   let rowA = rowA0;

@@ -2,7 +2,8 @@
  * The fused letterbox pass of `resample.ts` as a small WebAssembly module
  * with 128-bit SIMD, assembled here from its instructions (no toolchain, no
  * binary blob). `hrow` is OpenCV's horizontal pass for one source row
- * (scalar: every output pixel gathers its own two source pixels); `vrow` the
+ * (every output pixel gathers its own two source pixels, then one SIMD dot
+ * product weighs all three channels); `vrow` the
  * vertical blend, rounding and float conversion four pixels at a time;
  * `vrowi` stops at the integer pixel values, which float16 output maps
  * through a table. The arithmetic is that of the JS pass, so both produce
@@ -72,39 +73,52 @@ const i32x4Add = op.simd(0xae);
 const i32x4Mul = op.simd(0xb5);
 const f32x4Div = op.simd(0xe7);
 const f32x4ConvertI32x4S = op.simd(0xfa);
+const v128LoadAt = (offset: number) => op.simd(0x00, 4, ...uleb(offset));
+const v128Load32Zero = op.simd(0x5c, 2, 0);
+const v128Load32Lane = (lane: number) => op.simd(0x56, 2, 0, lane);
+const v128Const = (bytes: number[]) => op.simd(0x0c, ...bytes);
+const i8x16Shuffle = (lanes: number[]) => op.simd(0x0d, ...lanes);
+const i32x4ExtractLane = (lane: number) => op.simd(0x1b, lane);
+const i32x4DotI16x8S = op.simd(0xba);
 
 function body(locals: Array<[number, number]>, code: number[][]): number[] {
   const bytes = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code.flat(), ...op.end];
   return [...uleb(bytes.length), ...bytes];
 }
 
+/** Bytes per output column in hrow's tap table: p, q (i32), 8 bytes unused, then the weights a, b, a, b, a, b, a, b (i16). */
+export const HROW_TAP_BYTES = 32;
+
 /**
  * hrow(srcRow, taps, dst, planeBytes, newW): for x < newW, with taps at
- * `taps + 16x` = [p, q, a, b] (byte offsets of the two source pixels in the
- * row, 11-bit weights), writes (S[p+c]·a + S[q+c]·b) >> 4 as i32 to
- * `dst + c·planeBytes + 4x` for channels c = 0, 1, 2.
+ * `taps + 32x` = [p, q, -, -, (a, b)×4 as i16] (byte offsets of the two
+ * source pixels in the row, 11-bit weights), writes (S[p+c]·a + S[q+c]·b) >> 4
+ * as i32 to `dst + c·planeBytes + 4x` for channels c = 0, 1, 2. Per column:
+ * the two pixels' bytes are interleaved into i16 pairs (one shuffle) and one
+ * `i32x4.dot_i16x8_s` forms all three sums exactly (products < 2^20); the
+ * fourth lane (the next pixel's first byte, or alpha) is discarded.
  */
 function hrowBody(): number[] {
-  const [srcRow, taps, dst, planeBytes, newW, x, p, q, a, b, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const channel = (c: number, addr: number[][]) => [
-    ...addr,
-    [...op.get(p), ...op.load8u(c), ...op.get(a), ...op.mul],
-    [...op.get(q), ...op.load8u(c), ...op.get(b), ...op.mul],
-    [...op.add, ...op.i32(4), ...op.shrS, ...op.store(0)],
-  ];
-  return body([[6, I32]], [
+  const [srcRow, taps, dst, planeBytes, newW, x, d, plane2, v] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  // Bytes 0..3 are p's R, G, B, X and 4..7 q's; 16 is a zero byte of the second operand.
+  const interleave = [0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16];
+  const lane = (i: number, addr: number[]) => [...addr, ...op.get(v), ...i32x4ExtractLane(i), ...op.store(0)];
+  return body([[3, I32], [1, V128]], [
     [...op.i32(0), ...op.set(x), ...op.get(dst), ...op.set(d)],
+    [...op.get(planeBytes), ...op.i32(1), ...op.shl, ...op.set(plane2)],
     [...op.block, ...op.loop],
     [...op.get(x), ...op.get(newW), ...op.geS, ...op.brIf(1)],
-    [...op.get(srcRow), ...op.get(taps), ...op.load(0), ...op.add, ...op.set(p)],
-    [...op.get(srcRow), ...op.get(taps), ...op.load(4), ...op.add, ...op.set(q)],
-    [...op.get(taps), ...op.load(8), ...op.set(a)],
-    [...op.get(taps), ...op.load(12), ...op.set(b)],
-    ...channel(0, [op.get(d)]),
-    ...channel(1, [[...op.get(d), ...op.get(planeBytes), ...op.add]]),
-    ...channel(2, [[...op.get(d), ...op.get(planeBytes), ...op.i32(1), ...op.shl, ...op.add]]),
+    // [Rp Gp Bp Xp Rq Gq Bq Xq 0 ...]
+    [...op.get(srcRow), ...op.get(taps), ...op.load(4), ...op.add],
+    [...op.get(srcRow), ...op.get(taps), ...op.load(0), ...op.add, ...v128Load32Zero],
+    v128Load32Lane(1),
+    [...v128Const(new Array(16).fill(0)), ...i8x16Shuffle(interleave)],
+    [...op.get(taps), ...v128LoadAt(16), ...i32x4DotI16x8S, ...op.i32(4), ...i32x4ShrS, ...op.set(v)],
+    lane(0, op.get(d)),
+    lane(1, [...op.get(d), ...op.get(planeBytes), ...op.add]),
+    lane(2, [...op.get(d), ...op.get(plane2), ...op.add]),
     [...op.get(x), ...op.i32(1), ...op.add, ...op.set(x)],
-    [...op.get(taps), ...op.i32(16), ...op.add, ...op.set(taps)],
+    [...op.get(taps), ...op.i32(HROW_TAP_BYTES), ...op.add, ...op.set(taps)],
     [...op.get(d), ...op.i32(4), ...op.add, ...op.set(d)],
     [...op.br(0), ...op.end, ...op.end],
   ]);
