@@ -14,7 +14,13 @@
  * Rounds alternate transport and cluster so load from elsewhere on the
  * machine hits both alike; throughputs are the medians of the rounds,
  * latency percentiles come from all paced frames pooled.
+ *
+ * - `cpuUsPerFrame`: CPU time (all threads, from /proc on Linux) each
+ *   process spent per frame during the throughput runs. On a machine where
+ *   every core is busy, the throughput ratio is the ratio of these totals,
+ *   and unlike the rates they hardly move with load from elsewhere.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -73,6 +79,8 @@ export interface SchedulerBenchResult {
   addedLatencyMs: Percentiles;
   latencyMs: { transport: Percentiles; cluster: Percentiles };
   rounds: Array<{ transportRtPerS: number; schedulerFps: number }>;
+  /** CPU µs per frame by process during the throughput runs (null where /proc is missing). */
+  cpuUsPerFrame: { transport: { client: number; echo: number; total: number }; cluster: { client: number; scheduler: number; workers: number; total: number } } | null;
   image: string;
   imageBytes: number;
   window: number;
@@ -129,10 +137,41 @@ async function paced(send: Send, n: number, fps: number): Promise<number[]> {
   return latencies;
 }
 
+/** CPU time of a process, all threads, in ms (Linux /proc), or NaN. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+function sumCpuMs(pids: ReadonlyArray<number | undefined>): number {
+  let ms = 0;
+  for (const pid of pids) ms += cpuMs(pid);
+  return ms;
+}
+
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function percentiles(values: number[]): Percentiles {
   const s = [...values].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
   return { p50: round(at(0.5), 3), p99: round(at(0.99), 3) };
+}
+
+function cpuPerFrame(cpu: { bareClient: number; echo: number; clusterClient: number; scheduler: number; workers: number }, n: number): SchedulerBenchResult['cpuUsPerFrame'] {
+  if (Object.values(cpu).some((v) => Number.isNaN(v))) return null;
+  const us = (ms: number) => round((ms * 1000) / n, 1);
+  return {
+    transport: { client: us(cpu.bareClient), echo: us(cpu.echo), total: us(cpu.bareClient + cpu.echo) },
+    cluster: { client: us(cpu.clusterClient), scheduler: us(cpu.scheduler), workers: us(cpu.workers), total: us(cpu.clusterClient + cpu.scheduler + cpu.workers) },
+  };
 }
 
 function median(values: number[]): number {
@@ -226,9 +265,21 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
     const perRound: Array<{ transportRtPerS: number; schedulerFps: number }> = [];
     const bareLat: number[] = [];
     const clusterLat: number[] = [];
+    const workerPids = procs.slice(2).map((p) => p.child.pid);
+    const cpu = { bareClient: 0, echo: 0, clusterClient: 0, scheduler: 0, workers: 0 };
     for (let r = 0; r < rounds; r++) {
+      let own = ownCpuMs();
+      let peer = cpuMs(echo.child.pid);
       const transportRtPerS = await throughput(sendBare, frames, window);
+      cpu.bareClient += ownCpuMs() - own;
+      cpu.echo += cpuMs(echo.child.pid) - peer;
+      own = ownCpuMs();
+      peer = cpuMs(sched.child.pid);
+      const workersBefore = sumCpuMs(workerPids);
       const schedulerFps = await throughput(sendCluster, frames, window);
+      cpu.clusterClient += ownCpuMs() - own;
+      cpu.scheduler += cpuMs(sched.child.pid) - peer;
+      cpu.workers += sumCpuMs(workerPids) - workersBefore;
       perRound.push({ transportRtPerS: round(transportRtPerS, 0), schedulerFps: round(schedulerFps, 0) });
       bareLat.push(...(await paced(sendBare, paceFrames, paceFps)));
       clusterLat.push(...(await paced(sendCluster, paceFrames, paceFps)));
@@ -245,6 +296,7 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
       addedLatencyMs: { p50: round(cluster.p50 - transport.p50, 3), p99: round(cluster.p99 - transport.p99, 3) },
       latencyMs: { transport, cluster },
       rounds: perRound,
+      cpuUsPerFrame: cpuPerFrame(cpu, frames * rounds),
       image: imagePath,
       imageBytes: image.length,
       window,

@@ -41,7 +41,19 @@ export type {
 } from './messages.js';
 export { DropReason, decodeMessage, encodeMessage } from './codec.js';
 export type { Decoded, Refused } from './codec.js';
-export { DealerSocket, FramePipe, RouterSocket } from './zmq.js';
-export type { DealerHandler, DealerSocketOptions, FramePipeOptions, MessageSocketOptions, PipeStats, PipeType, RouterHandler } from './zmq.js';
+export { DealerSocket, FramePipe, RouterSocket, curveKeyPair, isCurveKey } from './zmq.js';
+export type {
+  CurveClientOptions,
+  CurveKeyPair,
+  CurveServerOptions,
+  DealerHandler,
+  DealerSocketOptions,
+  FramePipeOptions,
+  MessageSocketOptions,
+  PipeStats,
+  PipeType,
+  RouterHandler,
+  RouterSocketOptions,
+} from './zmq.js';
 export { SchedulerClient } from './scheduler-client.js';
 export type { SchedulerClientOptions, SchedulerReadiness, SubmitFrame } from './scheduler-client.js';

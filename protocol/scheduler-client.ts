@@ -10,6 +10,7 @@ import { silentLogger } from './logger.js';
 import { MessageKind } from './messages.js';
 import type { Message, ModelInfo, SubmitFrameHeader } from './messages.js';
 import { DealerSocket } from './zmq.js';
+import type { CurveClientOptions } from './zmq.js';
 import type { DropReason } from './codec.js';
 
 /** Options of {@link SchedulerClient}. */
@@ -31,6 +32,8 @@ export interface SchedulerClientOptions {
   sendQueueLimit?: number;
   /** Called for every refused incoming message (metrics). */
   onDrop?: (reason: DropReason) => void;
+  /** CURVE client keys: the scheduler's public key, and optionally this gateway's keypair (SPEC.md §13; default: plain TCP). */
+  curve?: CurveClientOptions;
 }
 
 /** One frame to detect. */
@@ -123,7 +126,7 @@ export class SchedulerClient {
     this.#pingMs = opts.pingIntervalMs ?? 1_000;
     this.#staleMs = opts.staleAfterMs ?? 3_000;
     this.#graceMs = opts.graceMs ?? 500;
-    this.#socket = new DealerSocket({ name: 'scheduler-client', logger: this.#logger, sendQueueLimit: opts.sendQueueLimit, onDrop: opts.onDrop });
+    this.#socket = new DealerSocket({ name: 'scheduler-client', logger: this.#logger, sendQueueLimit: opts.sendQueueLimit, onDrop: opts.onDrop, curve: opts.curve });
     this.#socket.onMessage((m) => this.#onMessage(m));
   }
 

@@ -5,6 +5,18 @@
  * one send in flight per socket). Receive handlers are synchronous: they
  * enqueue replies and never await a send, so two peers exchanging large
  * frames can never block each other into a deadlock.
+ *
+ * Optional CURVE (SPEC.md §13): a ROUTER given a secret key is a CURVE
+ * server; a DEALER given the server's public key is a CURVE client (with its
+ * own keypair, or a fresh one). Peers without the right keys never complete
+ * the handshake, so no message of theirs ever reaches a handler.
+ *
+ * Garbage collection: every received image is an external buffer (zero
+ * copy), and V8 starts a major collection for each 64 MB of external memory,
+ * hundreds of times a minute at cluster rates. On small machines the
+ * `yoloscale` command turns V8's concurrent marking off at its very start
+ * (see bin/yoloscale.js), not here: changing V8 flags once the heap is busy
+ * is undefined behaviour.
  */
 import * as zmq from 'zeromq';
 import { decodeMessage, encodeMessage } from './codec.js';
@@ -28,9 +40,72 @@ export interface FramePipeOptions {
   highWaterMark?: number;
   /** Routing id of a dealer (1–255 bytes; default: assigned by the router). */
   routingId?: string;
+  /** CURVE security: server keys for a router, client keys for a dealer (default: none, plain TCP). */
+  curve?: CurveServerOptions | CurveClientOptions;
   /** Called with every received multipart message, synchronously, from the one receive loop. */
   onFrames: (frames: Buffer[]) => void;
 }
+
+/** CURVE keys of a server socket (the scheduler's ROUTERs). Keys are 40-character Z85 strings. */
+export interface CurveServerOptions {
+  /** The server's secret key; its public key is what clients are given. */
+  secretKey: string;
+}
+
+/** CURVE keys of a client socket (a worker's or gateway's DEALER). Keys are 40-character Z85 strings. */
+export interface CurveClientOptions {
+  /** The server's public key: only a server holding the matching secret key is accepted. */
+  serverKey: string;
+  /** This client's keypair (default: a fresh one per socket). Give both or neither. */
+  publicKey?: string;
+  secretKey?: string;
+}
+
+/** A CURVE keypair as 40-character Z85 strings. */
+export interface CurveKeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** True when `key` looks like a CURVE key (40 characters of the Z85 alphabet). */
+export function isCurveKey(key: unknown): key is string {
+  return typeof key === 'string' && Z85_KEY.test(key);
+}
+
+/** A fresh CURVE keypair (for `yoloscale keys curve`). */
+export function curveKeyPair(): CurveKeyPair {
+  const { publicKey, secretKey } = zmq.curveKeyPair();
+  return { publicKey, secretKey };
+}
+
+function checkCurve(curve: unknown, type: PipeType): void {
+  if (curve === undefined) return;
+  if (curve === null || typeof curve !== 'object') throw new TypeError('options.curve must be an object');
+  const c = curve as Record<string, unknown>;
+  const key = (name: string, required: boolean) => {
+    if (c[name] === undefined && !required) return;
+    if (!isCurveKey(c[name])) throw new TypeError(`options.curve.${name} must be a 40-character Z85 CURVE key`);
+  };
+  if (type === 'router') {
+    if (c.serverKey !== undefined) throw new TypeError('options.curve.serverKey is for a dealer; a router takes secretKey');
+    key('secretKey', true);
+    return;
+  }
+  key('serverKey', true);
+  key('publicKey', false);
+  key('secretKey', false);
+  if ((c.publicKey === undefined) !== (c.secretKey === undefined)) throw new TypeError('options.curve.publicKey and options.curve.secretKey go together');
+}
+
+function curveSocketOptions(curve: CurveServerOptions | CurveClientOptions | undefined): Record<string, unknown> {
+  if (!curve) return {};
+  if (!('serverKey' in curve)) return { curveServer: true, curveSecretKey: curve.secretKey };
+  const own = curve.publicKey && curve.secretKey ? { publicKey: curve.publicKey, secretKey: curve.secretKey } : curveKeyPair();
+  return { curveServerKey: curve.serverKey, curvePublicKey: own.publicKey, curveSecretKey: own.secretKey };
+}
+
 
 /** Counters of a socket owner. */
 export interface PipeStats {
@@ -77,12 +152,21 @@ export class FramePipe {
     if (typeof opts.onFrames !== 'function') throw new TypeError('options.onFrames must be a function');
     positiveInt(opts.sendQueueLimit, 'sendQueueLimit');
     positiveInt(opts.highWaterMark, 'highWaterMark');
+    checkCurve(opts.curve, opts.type);
     const hwm = opts.highWaterMark ?? DEFAULT_HWM;
     this.#name = opts.name ?? opts.type;
     this.#logger = opts.logger ?? silentLogger;
     this.#limit = opts.sendQueueLimit ?? DEFAULT_QUEUE_LIMIT;
     this.#onFrames = opts.onFrames;
-    const common = { sendHighWaterMark: hwm, receiveHighWaterMark: hwm, linger: 0, sendTimeout: 5_000, sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 };
+    const common = {
+      sendHighWaterMark: hwm,
+      receiveHighWaterMark: hwm,
+      linger: 0,
+      sendTimeout: 5_000,
+      sendBufferSize: 4 << 20,
+      receiveBufferSize: 4 << 20,
+      ...curveSocketOptions(opts.curve),
+    };
     this.#socket =
       opts.type === 'router'
         ? new zmq.Router({ ...common, mandatory: true })
@@ -224,6 +308,12 @@ export interface MessageSocketOptions {
   onDrop?: (reason: DropReason) => void;
 }
 
+/** Options of {@link RouterSocket}. */
+export interface RouterSocketOptions extends MessageSocketOptions {
+  /** CURVE server keys (default: plain TCP). */
+  curve?: CurveServerOptions;
+}
+
 /** Logs refusals without flooding: the first of each reason and peer version at warn, the rest at debug. */
 class DropLog {
   readonly #seen = new Set<string>();
@@ -252,7 +342,7 @@ export class RouterSocket {
   readonly #drops: DropLog;
   readonly #onDrop: (reason: DropReason) => void;
 
-  constructor(opts: MessageSocketOptions = {}) {
+  constructor(opts: RouterSocketOptions = {}) {
     const logger = opts.logger ?? silentLogger;
     this.#drops = new DropLog(logger, opts.name ?? 'router');
     this.#onDrop = opts.onDrop ?? (() => {});
@@ -307,6 +397,8 @@ export type DealerHandler = (message: Message, images: Buffer[]) => void;
 /** Options of {@link DealerSocket}. */
 export interface DealerSocketOptions extends MessageSocketOptions {
   routingId?: string;
+  /** CURVE client keys (default: plain TCP). */
+  curve?: CurveClientOptions;
 }
 
 /** A connected DEALER speaking the yoloscale protocol (see {@link RouterSocket}). */

@@ -1,8 +1,9 @@
 /**
  * Per-model micro-batcher (SPEC.md §8): frames of one model gather into an
  * open batch that closes when it holds `maxBatch` frames or its first frame
- * waited `maxDelayMs`, whichever comes first; the dispatcher may also close
- * it early when a worker is idle. Frames of several tenants share a batch.
+ * waited `maxDelayMs`, whichever comes first; the scheduler closes it
+ * earlier, as soon as a worker has a free slot for it (so a quiet cluster
+ * adds no batching delay). Frames of several tenants share a batch.
  * Pure: the caller passes the clock.
  */
 

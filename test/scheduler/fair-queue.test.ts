@@ -200,3 +200,15 @@ t.test('fair-queue - serves as the lanes’ tenant queue', async (t) => {
   t.equal(order[0], 'rt', 'lanes in strict order');
   t.same(order.slice(1), ['h0', 'l0', 'h1', 'h2', 'h3'], 'weighted fair order within the lane');
 });
+
+t.test('fair-queue - a lane drops any number of stale items at once, and the rest keep their fair order', async (t) => {
+  // More items than a function call takes arguments: a spread into push() would throw RangeError.
+  const lanes = new LaneQueues<number>({ perTenantLimit: 400_000 });
+  for (let i = 0; i < 300_000; i++) lanes.push('standard', i % 2 === 0 ? 'even' : 'odd', 1, 1, i);
+  const stale = lanes.removeWhere((i) => i < 299_990);
+  t.equal(stale.length, 299_990, 'every stale item comes back');
+  t.equal(lanes.size, 10);
+  const order: number[] = [];
+  for (let x = lanes.pop(); x !== undefined; x = lanes.pop()) order.push(x);
+  t.same(order, [299_990, 299_991, 299_992, 299_993, 299_994, 299_995, 299_996, 299_997, 299_998, 299_999], 'the two tenants still alternate, each in arrival order');
+});

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { FramePipe, PROTOCOL_VERSION, decodeMessage, encodeMessage } from '../../protocol/index.js';
 import type { Message, MessageKind, MessageOf } from '../../protocol/index.js';
 import { PHOTO } from '../helpers/cluster.js';
-import { startWorker } from '../helpers/processes.js';
+import { startWorker, waitFor } from '../helpers/processes.js';
 import type { Teardown } from '../helpers/processes.js';
 
 /** The scheduler's side of the worker socket, scripted by the test. */
@@ -89,12 +89,17 @@ t.test('agent - malformed and wrong-version messages are dropped and the agent k
   fake.pipe.sendFrames([peer, Buffer.from(PROTOCOL_VERSION), randomBytes(80)]);
   fake.pipe.sendFrames([peer, Buffer.from('YS07'), encodeMessage({ kind: 'retire', nodeId: 'tough' })[1]]);
   fake.pipe.sendFrames([peer, ...encodeMessage({ kind: 'batch', batchId: 1, model: 'echo', frames: [{ id: 1, params: {} }] })]);
+  fake.send(peer, { kind: 'ping' });
   fake.send(peer, { kind: 'batch', batchId: 2, model: 'echo', frames: [{ id: 2, params: {} }] }, [PHOTO]);
   const { message } = await fake.next('result');
   t.equal(message.batchId, 2, 'only the valid batch was answered');
   t.equal(w.child.exitCode, null, 'the retire in a foreign version was not obeyed');
-  await fake.next('heartbeat');
+  await fake.next('heartbeat', 2);
   t.match(w.stderr(), /protocol version YS07 refused, this peer speaks YS01/);
+  // Counted by reason and reported once with the next heartbeat (SPEC §13: dropped and counted).
+  await waitFor('the drop report', () => /dropped malformed or foreign messages/.test(w.stderr()));
+  const report = w.stderr().split('\n').find((l) => l.includes('dropped malformed or foreign messages')) ?? '';
+  t.same((JSON.parse(report) as { dropped: unknown }).dropped, { short: 1, malformed: 1, version: 1, frames: 1, unexpected: 1 }, 'every dropped message counted');
 });
 
 t.test('agent - registers again when a restarted scheduler does not know it', async (t) => {

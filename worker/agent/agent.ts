@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { DealerSocket, ErrorCode, MessageKind, silentLogger, toYoloscaleError } from '../../protocol/index.js';
-import type { BatchMessage, FrameOutcome, Logger, Message, ModelInfo } from '../../protocol/index.js';
+import type { BatchMessage, CurveClientOptions, DropReason, FrameOutcome, Logger, Message, ModelInfo } from '../../protocol/index.js';
 import { ECHO_MODEL, ECHO_MODEL_INFO, echoOutcome } from './echo.js';
 import type { EngineLike } from './engine-like.js';
 
@@ -28,8 +28,13 @@ export interface NodeAgentOptions {
   heartbeatMs?: number;
   /** Delay before `echo` frames are answered, ms (default 0: at once). Simulates inference time in tests and chaos runs. */
   echoDelayMs?: number;
+  /** CURVE client keys: the scheduler's public key, and optionally this node's keypair (SPEC.md §13; default: plain TCP). */
+  curve?: CurveClientOptions;
   logger?: Logger;
 }
+
+/** Why the agent dropped a message from the scheduler: a codec refusal, or a valid message of a kind a worker never receives. */
+export type AgentDropReason = DropReason | 'unexpected';
 
 /** Life of the agent. */
 export type AgentState = 'starting' | 'registered' | 'draining' | 'closed';
@@ -51,6 +56,9 @@ export class NodeAgent {
   #state: AgentState = 'starting';
   #drainedSent = false;
   #idleWaiters: Array<() => void> = [];
+  readonly #dropped = new Map<AgentDropReason, number>();
+  #droppedTotal = 0;
+  #droppedReported = 0;
   #resolveClosed: () => void = () => {};
   /** Settles when the agent closed (retired by the scheduler, or `close()`). */
   readonly closed: Promise<void>;
@@ -71,7 +79,7 @@ export class NodeAgent {
     this.#slots = opts.slots ?? (this.#engine ? Math.max(4, this.#engine.threads * 4) : 1024);
     this.#heartbeatMs = opts.heartbeatMs ?? 1_000;
     this.#logger = (opts.logger ?? silentLogger).child({ node: this.nodeId });
-    this.#socket = new DealerSocket({ name: 'agent', logger: this.#logger });
+    this.#socket = new DealerSocket({ name: 'agent', logger: this.#logger, curve: opts.curve, onDrop: (reason) => this.#countDrop(reason) });
     this.#socket.onMessage((m, images) => this.#onMessage(m, images));
     this.closed = new Promise((r) => (this.#resolveClosed = r));
   }
@@ -84,6 +92,28 @@ export class NodeAgent {
   /** Frames in flight on this node. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /**
+   * Messages from the scheduler's side dropped so far (SPEC.md §13:
+   * malformed, foreign or wrong-version frames, and kinds a worker never
+   * receives), by reason. The count is also logged with each heartbeat
+   * after it grew. A copy.
+   */
+  get droppedMessages(): Record<string, number> {
+    return Object.fromEntries(this.#dropped);
+  }
+
+  #countDrop(reason: AgentDropReason): void {
+    this.#dropped.set(reason, (this.#dropped.get(reason) ?? 0) + 1);
+    this.#droppedTotal++;
+  }
+
+  /** One warn line per heartbeat while drops keep coming, instead of one per message. */
+  #reportDrops(): void {
+    if (this.#droppedTotal === this.#droppedReported) return;
+    this.#logger.warn({ dropped: this.droppedMessages, since: this.#droppedTotal - this.#droppedReported }, 'dropped malformed or foreign messages from the scheduler socket');
+    this.#droppedReported = this.#droppedTotal;
   }
 
   /** Lists the models, connects and registers. */
@@ -152,6 +182,7 @@ export class NodeAgent {
     clearInterval(this.#timer);
     this.#timer = setInterval(() => {
       this.#socket.send({ kind: MessageKind.heartbeat, nodeId: this.nodeId, inFlight: this.#inFlight, loaded: this.#loaded(), draining: this.#state === 'draining' });
+      this.#reportDrops();
     }, this.#heartbeatMs);
   }
 
@@ -182,6 +213,7 @@ export class NodeAgent {
           .catch((err: unknown) => this.#logger.error({ err }, 'retire failed'));
         return;
       default:
+        this.#countDrop('unexpected');
         this.#logger.debug({ kind: m.kind }, 'unexpected message from the scheduler; dropped');
     }
   }
