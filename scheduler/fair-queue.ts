@@ -25,6 +25,9 @@ export interface FairQueueOptions {
   perTenantLimit?: number;
 }
 
+/** Largest advance of a tenant's tags for one item (virtual-time units: a million tokens at weight 1). */
+export const MAX_TAG_STEP = 1e6;
+
 /** Frozen defaults of {@link FairQueueOptions}. */
 export const FAIR_QUEUE_DEFAULTS = Object.freeze({ perTenantLimit: 10_000 });
 
@@ -82,6 +85,11 @@ export class FairQueue<T> {
   /** Items waiting in all tenants' queues. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Tenants with items waiting (backlogged). */
+  get tenants(): number {
+    return this.#heap.length;
   }
 
   /** Current virtual time (start tag of the item last served). */
@@ -164,31 +172,50 @@ export class FairQueue<T> {
   /**
    * Removes every waiting item matching `predicate` (dropped or replaced
    * frames); the removed items are not charged to their tenants' tags.
-   * O(items). @returns the removed items, in queue order per tenant
+   * O(items + tenants): each tenant's queue is filtered in place and the heap
+   * is rebuilt once, not sifted per tenant. @returns the removed items, in
+   * queue order per tenant
    */
   remove(predicate: (item: T, tenant: string) => boolean): T[] {
     const removed: T[] = [];
-    for (const s of [...this.#tenants.values()]) {
-      const live = s.items.slice(s.head);
-      const keep: Queued<T>[] = [];
-      for (const q of live) {
+    let changed = false;
+    for (const s of this.#tenants.values()) {
+      const items = s.items;
+      const oldHead = items[s.head];
+      let kept = 0;
+      for (let i = s.head; i < items.length; i++) {
+        const q = items[i];
         if (predicate(q.item, s.name)) removed.push(q.item);
-        else keep.push(q);
+        else items[kept++] = q;
       }
-      if (keep.length === live.length) continue;
-      const headChanged = keep[0] !== live[0];
-      s.items = keep;
+      const before = items.length - s.head;
+      if (kept === before) {
+        // Nothing removed, but the kept items moved to the front.
+        if (s.head > 0) {
+          items.length = kept;
+          s.head = 0;
+        }
+        continue;
+      }
+      changed = true;
+      items.length = kept;
       s.head = 0;
-      this.#size -= live.length - keep.length;
-      if (keep.length === 0) {
-        if (s.heapIndex >= 0) this.#heapRemove(s);
+      this.#size -= before - kept;
+      if (kept > 0 && items[0] !== oldHead) this.#tagHead(s);
+    }
+    if (!changed) return removed;
+    // Rebuild the heap over the tenants still backlogged, and forget the idle ones.
+    this.#heap.length = 0;
+    for (const s of [...this.#tenants.values()]) {
+      if (s.items.length > 0) {
+        s.heapIndex = this.#heap.length;
+        this.#heap.push(s);
+      } else {
+        s.heapIndex = -1;
         this.#forgetIfIdle(s);
-      } else if (headChanged) {
-        this.#tagHead(s);
-        this.#siftUp(s.heapIndex);
-        this.#siftDown(s.heapIndex);
       }
     }
+    for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
     if (this.#size === 0) this.#endBusyPeriod();
     return removed;
   }
@@ -204,7 +231,8 @@ export class FairQueue<T> {
   #tagHead(s: TenantState<T>): void {
     const q = s.items[s.head];
     s.startTag = Math.max(this.#virtualTime, s.lastFinish);
-    s.finishTag = s.startTag + q.cost / q.weight;
+    // Capped so that no weight (a denormal one, say) can push the tags, and with them the virtual time, to Infinity for good.
+    s.finishTag = s.startTag + Math.min(q.cost / q.weight, MAX_TAG_STEP);
   }
 
   #shift(s: TenantState<T>): void {

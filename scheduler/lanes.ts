@@ -10,6 +10,22 @@ import { FairQueue } from './fair-queue.js';
 /** Lanes in the order they are served. */
 export const LANE_ORDER: readonly Lane[] = Object.freeze(['realtime', 'standard', 'best-effort']);
 
+/**
+ * Isolation headroom: while a single tenant has the waiting room to itself,
+ * this fraction of the cluster's slots (rounded down) is kept free for other
+ * tenants' arrivals. Dispatch cannot preempt a running batch, so without it a
+ * quiet tenant arriving while a flooder holds every slot waits up to a whole
+ * batch time for the next one to free up (bench/fairness.ts measures this).
+ * Clusters under 16 slots keep none; with two or more tenants waiting every
+ * slot is used, so shares between backlogged tenants are untouched.
+ */
+export const ISOLATION_HEADROOM = 1 / 16;
+
+/** Slots the dispatcher keeps free: see {@link ISOLATION_HEADROOM}. Pure. */
+export function headroomSlots(totalSlots: number, tenantsWaiting: number): number {
+  return tenantsWaiting > 1 ? 0 : Math.floor(totalSlots * ISOLATION_HEADROOM);
+}
+
 /** What a lane needs from a per-tenant queue. */
 export interface TenantQueue<T> {
   /** Adds an item; false when the tenant's queue is full. */
@@ -20,6 +36,8 @@ export interface TenantQueue<T> {
   remove(predicate: (item: T, tenant: string) => boolean): T[];
   /** Items queued. */
   readonly size: number;
+  /** Tenants with items queued. */
+  readonly tenants: number;
 }
 
 /**
@@ -39,6 +57,10 @@ export class FifoTenantQueue<T> implements TenantQueue<T> {
 
   get size(): number {
     return this.#items.length - this.#head;
+  }
+
+  get tenants(): number {
+    return this.#perTenant.size;
   }
 
   push(tenant: string, _weight: number, _cost: number, item: T): boolean {
@@ -123,8 +145,19 @@ export class LaneQueues<T> {
   /** Removes and returns every waiting item that matches, in all lanes. */
   removeWhere(predicate: (item: T) => boolean): T[] {
     const out: T[] = [];
-    for (const q of this.#lanes.values()) if (q.size > 0) out.push(...q.remove(predicate));
+    // No spread into push: a lane can hold more items than a call has room for arguments.
+    for (const q of this.#lanes.values()) if (q.size > 0) for (const item of q.remove(predicate)) out.push(item);
     return out;
+  }
+
+  /**
+   * Tenant queues with items waiting, summed over the lanes (a tenant waiting
+   * in two lanes counts twice). Below 2, one tenant has the waiting room to itself.
+   */
+  tenantsWaiting(): number {
+    let n = 0;
+    for (const q of this.#lanes.values()) n += q.tenants;
+    return n;
   }
 
   /** Items waiting in one lane. */

@@ -35,6 +35,17 @@ function badRequest(message: string): YoloscaleError {
 }
 
 async function readMultipart(request: FastifyRequest): Promise<DetectInput> {
+  try {
+    return await readParts(request);
+  } catch (err) {
+    // Errors of the multipart parser itself (busboy: no boundary, truncated body, bad part headers) carry
+    // no code: the body is malformed. Ours and @fastify/multipart's limits (FST_*) keep their meaning.
+    if (err instanceof YoloscaleError || (err as { code?: unknown }).code !== undefined) throw err;
+    throw new YoloscaleError(ErrorCode.badRequest, `malformed multipart body: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function readParts(request: FastifyRequest): Promise<DetectInput> {
   let image: Buffer | undefined;
   const raw: Record<string, unknown> = {};
   for await (const part of request.parts()) {
