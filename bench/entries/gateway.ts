@@ -1,19 +1,30 @@
-// Gateway process for the e2e benchmark: a fresh SQLite ledger in a temporary
-// data directory with one enterprise tenant and its key.
+// Gateway process for the cluster benchmarks and the chaos suite. Its ledger is
+// Redis when `redisUrl` is given, else a fresh SQLite file in a temporary data
+// directory. It creates `tenants` (default: one enterprise tenant `bench` with
+// 10 M top-up tokens) and prints their keys; `tenants: []` creates none (a
+// restarted gateway on a shared Redis ledger).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGatewayLogger, runGateway } from '../../gateway/index.js';
 import { openLedger } from '../../ledger/index.js';
 
-const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as { scheduler: string };
+interface TenantSpec {
+  name: string;
+  plan: string;
+  topup?: number;
+}
+const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as { scheduler: string; port?: number; redisUrl?: string; tenants?: TenantSpec[] };
 const dataDir = mkdtempSync(join(tmpdir(), 'ys-bench-gw-'));
-const ledger = await openLedger({ dataDir });
-const tenant = await ledger.createTenant({ name: 'bench', plan: 'enterprise' });
-await ledger.topup(tenant.id, 10_000_000);
-const { key } = await ledger.createApiKey(tenant.id);
-const gw = await runGateway({ port: 0, host: '127.0.0.1', dataDir, ledger, schedulerEndpoint: opts.scheduler, logger: createGatewayLogger('warn') });
-process.stdout.write(`${JSON.stringify({ ready: true, url: gw.url, key })}\n`);
+const ledger = await openLedger({ dataDir, ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}) });
+const keys: Array<{ tenantId: string; key: string }> = [];
+for (const spec of opts.tenants ?? [{ name: 'bench', plan: 'enterprise', topup: 10_000_000 }]) {
+  const tenant = await ledger.createTenant({ name: spec.name, plan: spec.plan });
+  if (spec.topup) await ledger.topup(tenant.id, spec.topup);
+  keys.push({ tenantId: tenant.id, key: (await ledger.createApiKey(tenant.id)).key });
+}
+const gw = await runGateway({ port: opts.port ?? 0, host: '127.0.0.1', dataDir, ledger, schedulerEndpoint: opts.scheduler, logger: createGatewayLogger('warn') });
+process.stdout.write(`${JSON.stringify({ ready: true, url: gw.url, key: keys[0]?.key, keys })}\n`);
 process.once('SIGTERM', () => {
   gw.close()
     .then(() => ledger.close())

@@ -4,7 +4,7 @@ import type { CommandSpec } from '../context.js';
 import { intFlag, parseCommandArgs, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
 
-const USAGE = `bench NAME [--image FILE] [--device auto|cuda|cpu] [--model ID] [--frames N] [--trace NAME] [--json]   (NAME: ${BENCHMARKS.map((b) => b.name).join('|')})`;
+const USAGE = `bench NAME [--image FILE] [--device auto|cuda|cpu] [--model ID] [--frames N] [--trace NAME] [--minutes M] [--json]   (NAME: ${BENCHMARKS.map((b) => b.name).join('|')})`;
 
 export const benchCommand: CommandSpec = {
   name: 'bench',
@@ -14,7 +14,7 @@ export const benchCommand: CommandSpec = {
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { image: { type: 'string' }, device: { type: 'string' }, model: { type: 'string' }, frames: { type: 'string' }, trace: { type: 'string', multiple: true } },
+      { image: { type: 'string' }, device: { type: 'string' }, model: { type: 'string' }, frames: { type: 'string' }, trace: { type: 'string', multiple: true }, minutes: { type: 'string' } },
       USAGE,
     );
     const [name, extra] = positionals;
@@ -30,6 +30,11 @@ export const benchCommand: CommandSpec = {
       frames: intFlag('frames', values.frames as string | undefined),
       traces: values.trace as string[] | undefined,
     };
+    if (values.minutes !== undefined) {
+      const minutes = Number(values.minutes);
+      if (!(minutes > 0)) throw new UsageError('--minutes must be a positive number', USAGE);
+      opts.minutes = minutes;
+    }
     const { result, line } = await bench.run(opts);
     if (ctx.global.json) printJson(ctx.io, result);
     else ctx.io.stdout.write(`${line}\n`);
