@@ -2,9 +2,12 @@
 import { runAutoscaleBench } from './autoscale.js';
 import { runBatchingBench } from './batching.js';
 import { runE2eBench } from './e2e.js';
+import { runFairnessBench } from './fairness.js';
 import { runEngineBench } from './engine.js';
 import { runSchedulerBench } from './scheduler.js';
 import { runPreprocessBench } from './preprocess.js';
+import { runSoakBench } from './soak.js';
+import { runEvalCrosscheck } from './eval-crosscheck.js';
 
 /** Options every benchmark understands; each ignores what does not apply. */
 export interface BenchRunOptions {
@@ -12,12 +15,14 @@ export interface BenchRunOptions {
   image?: string;
   /** `--device` (engine, batching). */
   device?: 'auto' | 'cuda' | 'cpu';
-  /** `--model` (engine, batching, e2e). */
+  /** `--model` (engine, batching, e2e, eval-crosscheck). */
   model?: string;
   /** `--frames` (most). */
   frames?: number;
   /** `--trace` (autoscale). */
   traces?: string[];
+  /** `--minutes` (soak). */
+  minutes?: number;
 }
 
 /** One benchmark: writes `bench/results/NAME.json` and returns its result and a one-line summary. */
@@ -64,11 +69,37 @@ export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
     },
   },
   {
+    name: 'fairness',
+    summary: 'weighted shares of three backlogged tenants (1:2:3) and a quiet tenant’s p99 alone vs beside a flooder',
+    async run() {
+      const r = await runFairnessBench();
+      const shares = r.tenants.map((x) => `${fmt(x.share, 3)}/${fmt(x.expectedShare, 3)}`).join(', ');
+      return { result: r, line: `fairness: shares ${shares} (measured/entitled), Jain ${fmt(r.jain, 4)} (target ≥ 0.99); quiet p99 ${fmt(r.isolation.soloP99Ms, 1)} ms alone, ${fmt(r.isolation.contendedP99Ms, 1)} ms beside a flooder, ratio ${fmt(r.isolation.ratio)} (target ≤ 1.5)` };
+    },
+  },
+  {
     name: 'preprocess',
     summary: 'image decode + letterbox + tensor layout vs OpenCV, one thread, same run',
     async run(opts: BenchRunOptions) {
       const r = await runPreprocessBench({ image: opts.image, frames: opts.frames });
       return { result: r, line: `preprocess: ours ${fmt(r.sharpMsPerFrame)} ms/frame, OpenCV ${fmt(r.opencvMsPerFrame)} ms/frame, ratio ${fmt(r.ratio)} (target ≤ 0.8)` };
+    },
+  },
+  {
+    name: 'eval-crosscheck',
+    summary: '`yoloscale eval` mAP vs an independent Python evaluation (OpenCV, numpy) of each built-in model file',
+    async run(opts: BenchRunOptions) {
+      const r = await runEvalCrosscheck(opts.model ? { models: [opts.model] } : {});
+      return { result: r, line: r.summary };
+    },
+  },
+  {
+    name: 'soak',
+    summary: 'mixed REST + WebSocket traffic of four tenants at the cluster’s capacity for --minutes (default 2): fps, latency, errors, memory',
+    async run(opts: BenchRunOptions) {
+      const r = await runSoakBench({ ...(opts.minutes !== undefined ? { minutes: opts.minutes } : {}), ...(opts.image ? { image: opts.image } : {}) });
+      const statuses = Object.entries(r.errorsByStatus).map(([s, n]) => `${s}×${n}`).join(', ') || 'none';
+      return { result: r, line: `soak: ${fmt(r.minutes)} min at ${fmt(r.fps, 1)} fps, p50 ${fmt(r.latencyMs.p50, 1)} ms, p99 ${fmt(r.latencyMs.p99, 1)} ms; errors by status ${statuses} (target: 429/503 only); RSS ${fmt(r.rssMb.afterWarmup, 1)} → ${fmt(r.rssMb.end, 1)} MiB (target within 10%)` };
     },
   },
   {

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { isCurveKey } from '../protocol/index.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -26,6 +27,12 @@ export const SettingsSchema = Type.Object(
     workerPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     clientPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     workers: Type.Integer({ minimum: 0, maximum: 64 }),
+    /** Where tenants buy tokens, shown in every `insufficient_tokens` refusal; `{tenant}` is replaced by the tenant id. */
+    topupUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, pattern: '^https?://' })),
+    /** ZeroMQ CURVE (SPEC §13): each is a 40-character Z85 key or a file holding one (`yoloscale keys curve`). */
+    curveSecretKey: Type.Optional(Type.String({ minLength: 1 })),
+    curvePublicKey: Type.Optional(Type.String({ minLength: 1 })),
+    curveServerKey: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -46,6 +53,10 @@ const ENV_NAMES: Readonly<Record<keyof Static<typeof SettingsSchema>, string>> =
   workerPort: 'WORKER_PORT',
   clientPort: 'CLIENT_PORT',
   workers: 'WORKERS',
+  topupUrl: 'TOPUP_URL',
+  curveSecretKey: 'CURVE_SECRET_KEY',
+  curvePublicKey: 'CURVE_PUBLIC_KEY',
+  curveServerKey: 'CURVE_SERVER_KEY',
 });
 
 const INTEGER_KEYS = new Set(['port', 'adminPort', 'workerPort', 'clientPort', 'workers']);
@@ -94,6 +105,45 @@ function loadConfigFile(path: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+const CURVE_KEYS = ['curveSecretKey', 'curvePublicKey', 'curveServerKey'] as const;
+
+/** A CURVE key setting: the key itself, or the path of a file whose first line that is not a `#` comment is the key. */
+function curveKey(value: string, key: (typeof CURVE_KEYS)[number]): string {
+  const where = `--${settingFlag(key)} / YOLOSCALE_${ENV_NAMES[key]}`;
+  if (isCurveKey(value)) return value;
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new UsageError(`invalid setting ${key} (${where}): neither a 40-character Z85 key nor a readable key file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#')) ?? '';
+  if (!isCurveKey(line)) throw new UsageError(`invalid setting ${key} (${where}): key file ${value} does not hold a 40-character Z85 key`);
+  return line;
+}
+
+/** CURVE options of the scheduler's sockets from the settings, or undefined when CURVE is off. */
+export function curveServer(settings: Settings): { secretKey: string } | undefined {
+  if (!settings.curveSecretKey) return undefined;
+  return { secretKey: settings.curveSecretKey };
+}
+
+/**
+ * CURVE options of a worker's or gateway's socket from the settings, or
+ * undefined when no server key is set. Its own keypair is optional (a fresh
+ * one otherwise) but both halves go together.
+ */
+export function curveClient(settings: Settings): { serverKey: string; publicKey?: string; secretKey?: string } | undefined {
+  if (!settings.curveServerKey) {
+    if (settings.curvePublicKey) throw new UsageError('--curve-public-key needs --curve-server-key (the scheduler\'s public key)');
+    return undefined;
+  }
+  if (Boolean(settings.curvePublicKey) !== Boolean(settings.curveSecretKey)) throw new UsageError('--curve-public-key and --curve-secret-key go together (a keypair from `yoloscale keys curve`)');
+  return settings.curvePublicKey && settings.curveSecretKey
+    ? { serverKey: settings.curveServerKey, publicKey: settings.curvePublicKey, secretKey: settings.curveSecretKey }
+    : { serverKey: settings.curveServerKey };
+}
+
 /**
  * Resolves the settings from flags (already parsed, keyed by flag name),
  * environment and optional config file; validates them against the schema
@@ -124,6 +174,7 @@ export function resolveSettings(flags: Readonly<Record<string, unknown>>, env: N
     const key = first ? first.path.replace(/^\//, '') : '?';
     throw new UsageError(`invalid setting ${key} (--${settingFlag(key)} / YOLOSCALE_${ENV_NAMES[key as keyof typeof ENV_NAMES] ?? key}): ${first?.message ?? 'invalid'}`);
   }
+  for (const key of CURVE_KEYS) if (typeof merged[key] === 'string') merged[key] = curveKey(merged[key], key);
   merged.models = resolve(String(merged.models));
   merged.dataDir = resolve(String(merged.dataDir));
   return Object.freeze(merged) as Settings;

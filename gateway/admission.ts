@@ -8,12 +8,13 @@ import { ErrorCode, YoloscaleError } from '../protocol/index.js';
 import type { Lane, Logger } from '../protocol/index.js';
 import { silentLogger } from '../protocol/index.js';
 import { frameCost, isLedgerError } from '../ledger/index.js';
-import type { AuthenticatedTenant, Balance, DebitRequest, DebitResult, Ledger, UsageReport } from '../ledger/index.js';
+import type { AuthenticatedTenant, Balance, DebitRequest, DebitResult, DeliveryRecord, Ledger, UsageReport } from '../ledger/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import { AuthFailureLimiter } from './auth.js';
+import { RefundRetry } from './refund-retry.js';
 
 /** The part of the ledger the gateway uses. */
-export type AdmissionLedger = Pick<Ledger, 'authenticate' | 'balance' | 'debit' | 'refund' | 'usage' | 'recordIdempotentResult'>;
+export type AdmissionLedger = Pick<Ledger, 'authenticate' | 'balance' | 'debit' | 'refund' | 'usage' | 'recordIdempotentResult' | 'deliveries'>;
 
 /** An authenticated caller: its tenant id and plan (at authentication time). */
 export type Principal = AuthenticatedTenant;
@@ -47,6 +48,42 @@ export interface AdmissionOptions {
   limiter?: AuthFailureLimiter;
   logger?: Logger;
   now?: () => number;
+  /**
+   * Where tenants buy tokens (a deployment setting, `YOLOSCALE_TOPUP_URL`), shown
+   * in every `insufficient_tokens` refusal; `{tenant}` becomes the tenant id.
+   */
+  topupUrl?: string;
+}
+
+/**
+ * What a tenant can do about an `insufficient_tokens` refusal: the fields the
+ * 429 body and the WebSocket error message carry beside `code` and `message`.
+ */
+export interface SelfService {
+  /** Seconds until the hourly budget comes back (start of the next UTC hour). */
+  resetInS: number;
+  /** When it comes back (ISO-8601). */
+  resetAt: string;
+  /** Where to buy tokens now, or `null` when the deployment set none. */
+  topupUrl: string | null;
+  /** Whether the tenant's plan serves exhausted tenants from idle capacity (`overflow: best-effort`). */
+  bestEffortAvailable: boolean;
+  /** One sentence saying all of the above. */
+  hint: string;
+}
+
+/** The self-service fields of an `insufficient_tokens` refusal (pure). */
+export function selfService(args: { tenantId: string; plan: Principal['plan']; resetInS: number; resetAt: string; topupUrl?: string }): SelfService {
+  const topupUrl = args.topupUrl ? args.topupUrl.replaceAll('{tenant}', encodeURIComponent(args.tenantId)) : null;
+  const bestEffortAvailable = args.plan.overflow === 'best-effort';
+  const parts = [`Your hourly budget comes back at ${args.resetAt} (in ${args.resetInS} s).`];
+  if (topupUrl) parts.push(`Buy tokens now at ${topupUrl}.`);
+  parts.push(
+    bestEffortAvailable
+      ? 'Your plan serves frames from idle capacity (best-effort lane) once tokens run out.'
+      : `Plan ${args.plan.name} has no best-effort lane; a plan with overflow best-effort would serve you from idle capacity.`,
+  );
+  return { resetInS: args.resetInS, resetAt: args.resetAt, topupUrl, bestEffortAvailable, hint: parts.join(' ') };
 }
 
 /** Maps a ledger failure to the product error the client sees. */
@@ -71,6 +108,9 @@ export class Admission {
   readonly #limiter: AuthFailureLimiter;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #topupUrl: string | undefined;
+  readonly #owed: RefundRetry;
+  readonly #refunding = new Set<Promise<void>>();
 
   constructor(opts: AdmissionOptions) {
     if (!opts?.ledger) throw new TypeError('options.ledger is required');
@@ -80,6 +120,11 @@ export class Admission {
     this.#limiter = opts.limiter ?? new AuthFailureLimiter();
     this.#log = opts.logger ?? silentLogger;
     this.#now = opts.now ?? Date.now;
+    if (opts.topupUrl !== undefined && (typeof opts.topupUrl !== 'string' || !/^https?:\/\//.test(opts.topupUrl))) {
+      throw new TypeError('options.topupUrl must be an http(s) URL');
+    }
+    this.#topupUrl = opts.topupUrl;
+    this.#owed = new RefundRetry({ logger: this.#log });
   }
 
   /**
@@ -90,6 +135,7 @@ export class Admission {
   async authenticate(key: string | undefined, ip: string): Promise<Principal> {
     const blocked = this.#limiter.blockedForS(ip);
     if (blocked > 0) {
+      this.#metrics.refused('unknown', ErrorCode.rateLimited);
       throw new YoloscaleError(ErrorCode.rateLimited, 'too many failed authentications from this address', { retryAfterS: blocked });
     }
     if (key === undefined) {
@@ -100,7 +146,7 @@ export class Admission {
     try {
       principal = await this.#ledger.authenticate(key);
     } catch (err) {
-      throw ledgerError(err);
+      throw this.#refusal('unknown', ledgerError(err));
     }
     if (!principal) {
       this.#fail(ip);
@@ -159,19 +205,20 @@ export class Admission {
     try {
       res = await this.#ledger.debit(tenantId, request);
     } catch (err) {
-      throw ledgerError(err);
+      throw this.#refusal(tenantId, ledgerError(err));
     }
     if (!res.ok) {
       const headers = { remaining: res.remaining, resetAt: res.resetAt };
       if (res.reason === 'model_not_in_plan') {
-        throw new YoloscaleError(ErrorCode.modelNotInPlan, `model ${args.model} is not in plan ${args.principal.plan.name}`, {
+        throw this.#refusal(tenantId, new YoloscaleError(ErrorCode.modelNotInPlan, `model ${args.model} is not in plan ${args.principal.plan.name}`, {
           details: { model: args.model, plan: args.principal.plan.name, tokens: headers },
-        });
+        }));
       }
-      throw new YoloscaleError(ErrorCode.insufficientTokens, `not enough tokens: the frame costs ${cost}, ${res.remaining} left until ${res.resetAt}`, {
+      const help = selfService({ tenantId, plan: args.principal.plan, resetInS: res.retryAfterS, resetAt: res.resetAt, ...(this.#topupUrl ? { topupUrl: this.#topupUrl } : {}) });
+      throw this.#refusal(tenantId, new YoloscaleError(ErrorCode.insufficientTokens, `not enough tokens: the frame costs ${cost}, ${res.remaining} left until ${res.resetAt}`, {
         retryAfterS: res.retryAfterS,
-        details: { cost, tokens: headers },
-      });
+        details: { cost, tokens: headers, ...help },
+      }));
     }
     this.#metrics.charged(tenantId, args.model, res.lane, res.charged);
     const admitted: Admitted = {
@@ -197,19 +244,56 @@ export class Admission {
    */
   async refund(admitted: Admitted, reason: string): Promise<void> {
     if (admitted.charged <= 0 || admitted.duplicate) return;
+    const p = this.#refundOrOwe(admitted, reason);
+    this.#refunding.add(p);
+    try {
+      await p;
+    } finally {
+      this.#refunding.delete(p);
+    }
+  }
+
+  async #refundOrOwe(admitted: Admitted, reason: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#ledger.refund(admitted.tenantId, admitted.frameId, reason);
-        admitted.remaining = res.remaining;
-        this.#metrics.refunded(admitted.tenantId, reason, res.refunded);
+        await this.#refundOnce(admitted, reason);
         return;
       } catch (err) {
-        if (attempt >= 5) {
-          this.#log.error({ err, tenant: admitted.tenantId, frameId: admitted.frameId, reason }, 'refund failed');
+        if (attempt >= 3) {
+          // The ledger is down: the refund stays owed and is retried until it is back (however long that takes).
+          this.#log.warn({ err, tenant: admitted.tenantId, frameId: admitted.frameId, reason }, 'ledger unreachable: refund owed until it is back');
+          this.#owed.add(`${admitted.tenantId}\n${admitted.frameId}`, () => this.#refundOnce(admitted, reason));
           return;
         }
         await new Promise((r) => setTimeout(r, 200 * attempt).unref());
       }
+    }
+  }
+
+  /** Refunds still owed because the ledger was unreachable. */
+  get owedRefunds(): number {
+    return this.#owed.size;
+  }
+
+  /**
+   * At shutdown: waits for refunds under way, then tries the owed ones for up
+   * to `timeoutMs`; resolves with how many are still owed.
+   */
+  async flushRefunds(timeoutMs: number): Promise<number> {
+    await Promise.allSettled([...this.#refunding]);
+    return this.#owed.flush(timeoutMs);
+  }
+
+  /** One refund; throws only while the ledger is unreachable (other failures are logged, never retried). */
+  async #refundOnce(admitted: Admitted, reason: string): Promise<void> {
+    try {
+      const res = await this.#ledger.refund(admitted.tenantId, admitted.frameId, reason);
+      admitted.remaining = res.remaining;
+      this.#metrics.refunded(admitted.tenantId, reason, res.refunded);
+    } catch (err) {
+      // Unreachable (or failing in a way the ledger did not classify): worth another try.
+      if (isLedgerError(err, 'ledger_unavailable') || !isLedgerError(err)) throw err;
+      this.#log.error({ err, tenant: admitted.tenantId, frameId: admitted.frameId, reason }, 'refund failed');
     }
   }
 
@@ -231,8 +315,24 @@ export class Admission {
     }
   }
 
+  /** The caller's own webhook delivery log, newest first. */
+  async deliveries(principal: Principal): Promise<DeliveryRecord[]> {
+    try {
+      return await this.#ledger.deliveries(principal.tenantId);
+    } catch (err) {
+      throw ledgerError(err);
+    }
+  }
+
+  /** Counts a refusal in `yoloscale_refusals_total` and returns it for throwing. */
+  #refusal(tenant: string, err: YoloscaleError): YoloscaleError {
+    this.#metrics.refused(tenant, err.code);
+    return err;
+  }
+
   #fail(ip: string): void {
     this.#limiter.fail(ip);
     this.#metrics.authFailures.inc();
+    this.#metrics.refused('unknown', ErrorCode.unauthorized);
   }
 }

@@ -10,7 +10,7 @@ import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Registry } from 'prom-client';
-import { MAX_IMAGE_BYTES } from '../protocol/index.js';
+import { ErrorCode, MAX_IMAGE_BYTES, YoloscaleError } from '../protocol/index.js';
 import { Admission } from './admission.js';
 import type { AdmissionLedger, Principal } from './admission.js';
 import { AuthFailureLimiter, TicketStore } from './auth.js';
@@ -65,6 +65,8 @@ export interface GatewayAppOptions {
   trustProxy?: boolean;
   /** Clock, epoch ms. */
   now?: () => number;
+  /** Top-up URL shown in `insufficient_tokens` refusals (`{tenant}` is replaced); default none. */
+  topupUrl?: string;
 }
 
 const DEFAULT_LIMITS: Readonly<Required<GatewayLimits>> = Object.freeze({
@@ -97,6 +99,17 @@ function pathOf(url: string | undefined): string {
   return (url ?? '').split('?')[0];
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Waits for refunds under way and retries those owed while the ledger was
+     * unreachable, for up to `timeoutMs`; resolves with how many are still owed.
+     * Call it after the scheduler connection closed, before the ledger does.
+     */
+    flushRefunds(timeoutMs: number): Promise<number>;
+  }
+}
+
 /**
  * Builds the gateway application: REST, WebSocket, web page, docs, metrics.
  * Call `listen` on the result (or `inject` in tests); `close` it when done.
@@ -115,6 +128,7 @@ export async function buildApp(opts: GatewayAppOptions): Promise<FastifyInstance
     limiter: new AuthFailureLimiter({ maxFailures: limits.authFailuresPerMinute, windowMs: 60_000, now }),
     now,
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.topupUrl !== undefined ? { topupUrl: opts.topupUrl } : {}),
   });
   const resolved: ResolvedLimits = {
     restDeadlineMs: limits.restDeadlineMs,
@@ -158,12 +172,21 @@ export async function buildApp(opts: GatewayAppOptions): Promise<FastifyInstance
     trustProxy: opts.trustProxy ?? false,
     // Fastify's own request lines carry the URL, and stream URLs carry tickets: we log our own line instead.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Requests arriving while the gateway closes get our own 503 (below), in the SPEC's error shape with Retry-After.
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('tokenState', null);
   app.setErrorHandler(errorHandler);
+  app.decorate('flushRefunds', (timeoutMs: number) => admission.flushRefunds(timeoutMs));
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new YoloscaleError(ErrorCode.noCapacity, 'the gateway is shutting down; retry shortly', { retryAfterS: 1 });
+  });
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

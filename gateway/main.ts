@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { SchedulerClient } from '../protocol/index.js';
-import type { Logger } from '../protocol/index.js';
+import type { CurveClientOptions, Logger } from '../protocol/index.js';
 import { openLedger } from '../ledger/index.js';
 import type { Ledger } from '../ledger/index.js';
 import { buildApp } from './app.js';
@@ -25,9 +25,13 @@ export interface RunGatewayOptions {
   redisUrl?: string;
   /** Scheduler client endpoint; default `tcp://127.0.0.1:5556`. */
   schedulerEndpoint?: string;
+  /** CURVE client keys for the scheduler connection (SPEC.md §13; default: plain TCP). */
+  schedulerCurve?: CurveClientOptions;
   /** Process logger (pino); default JSON lines on stderr with keys redacted. */
   logger?: FastifyBaseLogger;
   limits?: GatewayLimits;
+  /** Top-up URL shown in `insufficient_tokens` refusals (`YOLOSCALE_TOPUP_URL`; `{tenant}` is replaced). */
+  topupUrl?: string;
   /** Use this ledger instead of opening one (not closed by the gateway). */
   ledger?: Ledger;
   /** Use this backend instead of a `SchedulerClient` (not closed by the gateway). */
@@ -83,17 +87,21 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
   if (opts.backend) {
     backend = opts.backend;
   } else {
-    client = new SchedulerClient({ endpoint: opts.schedulerEndpoint ?? 'tcp://127.0.0.1:5556', logger: log.child({ part: 'scheduler-client' }) });
+    client = new SchedulerClient({ endpoint: opts.schedulerEndpoint ?? 'tcp://127.0.0.1:5556', logger: log.child({ part: 'scheduler-client' }), curve: opts.schedulerCurve });
     client.connect();
     backend = client;
   }
-  const app = await buildApp({ backend, ledger, registry, logger, ...(opts.limits ? { limits: opts.limits } : {}) });
+  const app = await buildApp({
+    backend, ledger, registry, logger, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.topupUrl ? { topupUrl: opts.topupUrl } : {}),
+  });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     await app.close();
     if (client) await client.close();
+    // Frames the closed connection gave up on are refunded before the ledger goes.
+    await app.flushRefunds(5_000);
     if (!opts.ledger) await ledger.close();
   };
   try {

@@ -20,6 +20,8 @@ export class GatewayMetrics {
   readonly streamsOpen: Gauge;
   /** `yoloscale_auth_failures_total`: requests with a missing or wrong key. */
   readonly authFailures: Counter;
+  /** `yoloscale_refusals_total{tenant,reason}`: requests and frames refused at admission, by reason (tenant `unknown` before auth). */
+  readonly refusals: Counter<'tenant' | 'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -50,6 +52,17 @@ export class GatewayMetrics {
     });
     this.streamsOpen = new Gauge({ name: 'yoloscale_streams_open', help: 'Open WebSocket streams', registers });
     this.authFailures = new Counter({ name: 'yoloscale_auth_failures_total', help: 'Requests with a missing or wrong key', registers });
+    this.refusals = new Counter({
+      name: 'yoloscale_refusals_total',
+      help: 'Requests and frames refused at admission by reason (insufficient_tokens, model_not_in_plan, ledger_unavailable, unauthorized, rate_limited)',
+      labelNames: ['tenant', 'reason'],
+      registers,
+    });
+  }
+
+  /** Records a refusal at admission. */
+  refused(tenant: string, reason: string): void {
+    this.refusals.inc({ tenant, reason });
   }
 
   /** Records a debit. */

@@ -18,7 +18,11 @@
 export interface StreamSink {
   /** Bytes queued in user space, not yet handed to the kernel. */
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /**
+   * Queues `data`; `cb` (when given) gets an error if it was not written
+   * (e.g. the socket is already closing: `ws` then drops the data silently).
+   */
+  send(data: string, cb?: (err?: Error) => void): void;
   close(code: number, reason: string): void;
 }
 
@@ -41,9 +45,12 @@ export type FrameOutcome =
       refund(reason: string): Promise<void>;
     }
   | { kind: 'dropped'; reason: 'stale' | 'replaced' }
-  | { kind: 'error'; code: string; message: string; retryAfterS?: number }
-  /** The stream must end: the error is sent, then the socket closes with `closeCode`. */
-  | { kind: 'close'; code: string; message: string; closeCode: number; retryAfterS?: number };
+  | { kind: 'error'; code: string; message: string; retryAfterS?: number; details?: Record<string, unknown> }
+  /**
+   * The stream must end: the error is sent (with `details`, e.g. the self-service
+   * fields of `insufficient_tokens`), then the socket closes with `closeCode`.
+   */
+  | { kind: 'close'; code: string; message: string; closeCode: number; retryAfterS?: number; details?: Record<string, unknown> };
 
 /** Counters a session keeps (for tests and logs). */
 export interface StreamSessionStats {
@@ -197,7 +204,14 @@ export class StreamSession {
         ? { type: 'detections', frame: n, ...outcome.result }
         : outcome.kind === 'dropped'
           ? { type: 'dropped', frame: n, reason: outcome.reason }
-          : { type: 'error', frame: n, code: outcome.code, message: outcome.message, ...(outcome.retryAfterS !== undefined ? { retryAfterS: outcome.retryAfterS } : {}) };
+          : {
+              ...outcome.details,
+              type: 'error',
+              frame: n,
+              code: outcome.code,
+              message: outcome.message,
+              ...(outcome.retryAfterS !== undefined ? { retryAfterS: outcome.retryAfterS } : {}),
+            };
     this.#outbox.set(n, { body, outcome });
     if (this.#outbox.size > this.#maxPending && !this.#closed) {
       this.#closeSink(1008, 'too many frames waiting');
@@ -225,10 +239,22 @@ export class StreamSession {
       this.#stats.delivered++;
     }
     if (cannotSend && outcome.kind !== 'close') return;
+    // A result the socket did not take (closing, or the write failed) never reached the client: refund it.
+    const undelivered = () => {
+      if (outcome.kind !== 'detections') return;
+      this.#stats.delivered--;
+      this.#stats.undeliverable++;
+      outcome.refund('undeliverable').catch(() => {});
+    };
     try {
-      if (!this.#closed) this.#sink.send(JSON.stringify(body));
+      if (!this.#closed) {
+        this.#sink.send(JSON.stringify(body), (err) => {
+          if (err) undelivered();
+        });
+      }
     } catch {
       // The socket went away between checks; the close handler cleans up.
+      undelivered();
     }
     if (outcome.kind === 'close') this.#closeSink(outcome.closeCode, outcome.code);
   }

@@ -22,6 +22,7 @@ export { RedisLedger } from './redis-ledger.js';
 export type { RedisLedgerOptions } from './redis-ledger.js';
 export { SqliteLedger } from './sqlite-ledger.js';
 export type { SqliteLedgerOptions } from './sqlite-ledger.js';
+export { DELIVERY_LOG_LIMIT, NOTIFICATION_EVENTS, checkWebhookInput, isNotificationEvent } from './webhook.js';
 export type {
   ApiKeyInfo,
   AuditEntry,
@@ -32,16 +33,25 @@ export type {
   DebitGranted,
   DebitRequest,
   DebitResult,
+  DeliveryAttempt,
+  DeliveryRecord,
   ElasticRange,
   ElasticState,
   LedgerLane,
+  NotificationCount,
+  NotificationEvent,
+  OutboxEvent,
   Overflow,
   Plan,
   PlanUpdate,
   RefundResult,
+  RefusalBucket,
   SetPlanOptions,
   Tenant,
   TopupOptions,
   UsageBucket,
   UsageReport,
+  WebhookConfig,
+  WebhookInput,
+  WebhookWithSecret,
 } from './types.js';

@@ -21,6 +21,11 @@ import type {
   CreatedApiKey,
   CreateTenantInput,
   DebitRequest,
+  DeliveryAttempt,
+  DeliveryRecord,
+  OutboxEvent,
+  WebhookInput,
+  WebhookWithSecret,
   DebitResult,
   Plan,
   PlanUpdate,
@@ -93,6 +98,32 @@ export interface Ledger {
   evaluateElastic(tenantId: string, now?: number): Promise<ElasticDecision>;
   /** Evaluates and applies the elastic decision (plan change audited with actor `elastic`). */
   applyElastic(tenantId: string, now?: number): Promise<ElasticDecision>;
+
+  /**
+   * Sets (or replaces) the tenant's webhook with a fresh signing secret, answered
+   * here only; the notification flags start over.
+   */
+  setWebhook(tenantId: string, input: WebhookInput): Promise<WebhookWithSecret>;
+  /** The tenant's webhook with its secret (for the notifier), or `null`. */
+  getWebhook(tenantId: string): Promise<WebhookWithSecret | null>;
+  /** Removes the webhook and its pending events; `false` when there was none. */
+  deleteWebhook(tenantId: string): Promise<boolean>;
+  /** Events of a tenant still waiting for delivery, oldest first. */
+  pendingEvents(tenantId: string): Promise<OutboxEvent[]>;
+  /**
+   * Claims up to `limit` events due now from every tenant's outbox, oldest
+   * first, and hides them for `leaseMs` (a notifier that dies mid-delivery
+   * leaves them to be claimed again).
+   */
+  claimEvents(options: { limit: number; leaseMs: number; now?: number }): Promise<OutboxEvent[]>;
+  /**
+   * Records one delivery attempt of `event` in the tenant's delivery log and
+   * counters; `delivered` and `failed` remove the event from the outbox,
+   * `retrying` makes it due again at `nextAttemptAt`.
+   */
+  completeEvent(event: OutboxEvent, attempt: DeliveryAttempt): Promise<void>;
+  /** The tenant's delivery log, newest first (at most the last 100 attempts). */
+  deliveries(tenantId: string, limit?: number): Promise<DeliveryRecord[]>;
 
   /** Closes the store connection. */
   close(): Promise<void>;

@@ -56,4 +56,39 @@ export class RedisKeys {
   audit(tenantId: string): string {
     return `${this.#p}t:${tenantId}:audit`;
   }
+
+  /** Hash: refusal counters `hour|reason` of a tenant. */
+  refusals(tenantId: string): string {
+    return `${this.#p}t:${tenantId}:refusals`;
+  }
+
+  /** Hash: the tenant's webhook (url, secret, events as a comma list, threshold, createdAt). */
+  webhook(tenantId: string): string {
+    return `${this.#p}t:${tenantId}:webhook`;
+  }
+
+  /** Sorted set of pending event ids, scored by when each is due (ms). */
+  outbox(): string {
+    return `${this.#p}outbox`;
+  }
+
+  /** Counter numbering outbox events in order of creation. */
+  outboxSeq(): string {
+    return `${this.#p}outbox:seq`;
+  }
+
+  /** Hash: event id → event JSON `{id, tenantId, type, at, data, attempts}`. */
+  outboxEvents(): string {
+    return `${this.#p}outbox:ev`;
+  }
+
+  /** List of delivery attempts (JSON) of a tenant, newest first, capped. */
+  deliveries(tenantId: string): string {
+    return `${this.#p}t:${tenantId}:deliveries`;
+  }
+
+  /** Hash: delivery attempt counters `type|outcome` of a tenant. */
+  notified(tenantId: string): string {
+    return `${this.#p}t:${tenantId}:notified`;
+  }
 }

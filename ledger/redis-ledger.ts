@@ -11,7 +11,18 @@ import { decideElastic, elasticInputFrom, type ElasticDecision } from './elastic
 import { LedgerInputError, LedgerNotFoundError, LedgerUnavailableError } from './errors.js';
 import type { AuthenticatedTenant, Ledger, LedgerCommonOptions } from './ledger.js';
 import { DEFAULT_PLAN_NAME, DEFAULT_PLANS } from './pricing.js';
-import { auditFromJson, parsePlan, planJson, tenantFromHash, usageFromHash } from './redis-records.js';
+import {
+  auditFromJson,
+  deliveryFromJson,
+  eventFromJson,
+  notifiedFromHash,
+  parsePlan,
+  planJson,
+  refusalsFromHash,
+  tenantFromHash,
+  usageFromHash,
+  webhookFromHash,
+} from './redis-records.js';
 import { DebitOutcome, RedisStore } from './redis-store.js';
 import type {
   ApiKeyInfo,
@@ -21,7 +32,10 @@ import type {
   CreateTenantInput,
   DebitRequest,
   DebitResult,
+  DeliveryAttempt,
+  DeliveryRecord,
   LedgerLane,
+  OutboxEvent,
   Plan,
   PlanUpdate,
   RefundResult,
@@ -29,7 +43,10 @@ import type {
   Tenant,
   TopupOptions,
   UsageReport,
+  WebhookInput,
+  WebhookWithSecret,
 } from './types.js';
+import { DELIVERY_LOG_LIMIT, checkWebhookInput, generateWebhookSecret } from './webhook.js';
 import {
   checkCreateTenant,
   checkDebit,
@@ -41,6 +58,8 @@ import {
   checkPlanUpdate,
   checkPositiveInt,
   checkToken,
+  checkClaim,
+  checkDelivery,
 } from './validate.js';
 
 /** Options of {@link RedisLedger.open}. */
@@ -261,6 +280,7 @@ export class RedisLedger implements Ledger {
       res = await this.#store.debit({
         tenantId, cost: r.cost, model: r.model, frameId: r.frameId, idempotencyKey: r.idempotencyKey, lane: r.lane,
         now: r.now, hour: hourIndex(r.now), idempotencyRetentionMs: RETENTION_MS, chargeTtlMs: CHARGE_TTL_MS,
+        resetAt,
       });
     } catch (err) {
       // The script may have run before the connection dropped: refund it once Redis is back.
@@ -336,7 +356,11 @@ export class RedisLedger implements Ledger {
     checkId('tenantId', tenantId);
     const now = this.#clock();
     const t = await this.#mustTenant(tenantId, now);
-    return { tenantId, plan: t.plan, elastic: t.elastic, balance: t.balance, hourly: usageFromHash(await this.#store.usageHash(tenantId), now), changes: await this.#auditOf(tenantId) };
+    return {
+      tenantId, plan: t.plan, elastic: t.elastic, balance: t.balance, hourly: usageFromHash(await this.#store.usageHash(tenantId), now),
+      changes: await this.#auditOf(tenantId), refusals: refusalsFromHash(await this.#store.refusalsHash(tenantId), now),
+      notifications: notifiedFromHash(await this.#store.notifiedHash(tenantId)),
+    };
   }
 
   /** Audited changes, oldest first. */
@@ -370,6 +394,64 @@ export class RedisLedger implements Ledger {
       expectPlan: decision.fromPlan, belowHours: decision.belowHours, evaluatedHour: decision.hour,
     });
     return applied ? decision : { ...decision, action: 'stay', toPlan: decision.fromPlan };
+  }
+
+  // ---- webhooks and the outbox ---------------------------------------------
+
+  /** Sets the webhook with a fresh secret. */
+  async setWebhook(tenantId: string, input: WebhookInput): Promise<WebhookWithSecret> {
+    checkId('tenantId', tenantId);
+    const w = checkWebhookInput(input);
+    const now = this.#clock();
+    await this.#store.setWebhook({ tenantId, url: w.url, secret: generateWebhookSecret(), events: w.events, threshold: w.threshold, now });
+    const stored = webhookFromHash(tenantId, await this.#store.webhookHash(tenantId));
+    if (!stored) throw new LedgerNotFoundError(`tenant ${tenantId}: webhook removed concurrently`);
+    return stored;
+  }
+
+  /** The webhook with its secret, or `null`. */
+  async getWebhook(tenantId: string): Promise<WebhookWithSecret | null> {
+    checkId('tenantId', tenantId);
+    return webhookFromHash(tenantId, await this.#store.webhookHash(tenantId));
+  }
+
+  /** Removes the webhook and its pending events. */
+  async deleteWebhook(tenantId: string): Promise<boolean> {
+    checkId('tenantId', tenantId);
+    return this.#store.deleteWebhook(tenantId);
+  }
+
+  /** Pending events of a tenant, oldest first. */
+  async pendingEvents(tenantId: string): Promise<OutboxEvent[]> {
+    checkId('tenantId', tenantId);
+    return (await this.#store.outboxEventJsons())
+      .map(eventFromJson)
+      .filter((e) => e.tenantId === tenantId)
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Claims due events under a lease (one script). */
+  async claimEvents(options: { limit: number; leaseMs: number; now?: number }): Promise<OutboxEvent[]> {
+    const c = checkClaim(options, this.#clock);
+    return (await this.#store.claimEvents(c)).map(eventFromJson);
+  }
+
+  /** Records a delivery attempt and settles or reschedules the event (one script). */
+  async completeEvent(event: OutboxEvent, attempt: DeliveryAttempt): Promise<void> {
+    checkId('event.tenantId', event?.tenantId);
+    checkToken('event.id', event.id);
+    const a = checkDelivery(attempt, this.#clock);
+    await this.#store.completeEvent({
+      tenantId: event.tenantId, eventId: event.id, outcome: a.outcome, nextAttemptAt: a.nextAttemptAt, now: a.now, status: a.status,
+      error: a.error, durationMs: a.durationMs, logLimit: DELIVERY_LOG_LIMIT,
+    });
+  }
+
+  /** The delivery log, newest first. */
+  async deliveries(tenantId: string, limit = DELIVERY_LOG_LIMIT): Promise<DeliveryRecord[]> {
+    checkId('tenantId', tenantId);
+    checkPositiveInt('limit', limit);
+    return (await this.#store.deliveryJsons(tenantId, limit)).map(deliveryFromJson);
   }
 
   /** Closes the connection. */

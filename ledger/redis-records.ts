@@ -3,7 +3,19 @@
  * usage counters and audit entries. Pure: no I/O.
  */
 import { hourIndex, hourStartIso, resetAtIso } from './clock.js';
-import type { AuditEntry, Balance, Plan, Tenant, UsageBucket } from './types.js';
+import type {
+  AuditEntry,
+  Balance,
+  DeliveryRecord,
+  NotificationCount,
+  NotificationEvent,
+  OutboxEvent,
+  Plan,
+  RefusalBucket,
+  Tenant,
+  UsageBucket,
+  WebhookWithSecret,
+} from './types.js';
 
 /** A plan from its stored JSON. */
 export function parsePlan(name: string, json: string): Plan {
@@ -79,4 +91,58 @@ export function auditFromJson(json: string, tenantId: string): AuditEntry {
   if (r.toPlan !== undefined) e.toPlan = r.toPlan;
   if (r.tokens !== undefined) e.tokens = r.tokens;
   return e;
+}
+
+/** Refusal buckets of the 24 hours up to `now` from the refusals hash (`hour|reason` fields). */
+export function refusalsFromHash(hash: Record<string, string>, now: number): RefusalBucket[] {
+  const hour = hourIndex(now);
+  const out: (RefusalBucket & { h: number })[] = [];
+  for (const [field, value] of Object.entries(hash)) {
+    const sep = field.indexOf('|');
+    const h = Number(field.slice(0, sep));
+    if (sep < 0 || !(h > hour - 24 && h <= hour)) continue;
+    out.push({ h, hour: hourStartIso(h), reason: field.slice(sep + 1), count: Number(value) });
+  }
+  return out
+    .sort((a, b) => a.h - b.h || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0))
+    .map(({ hour: hr, reason, count }) => ({ hour: hr, reason, count }));
+}
+
+/** Delivery counters from the notified hash (`type|outcome` fields), sorted like the SQLite backend. */
+export function notifiedFromHash(hash: Record<string, string>): NotificationCount[] {
+  return Object.entries(hash)
+    .map(([field, value]) => {
+      const [type, outcome] = field.split('|');
+      return { type: type as NotificationEvent, outcome: outcome as NotificationCount['outcome'], count: Number(value) };
+    })
+    .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.outcome < b.outcome ? -1 : a.outcome > b.outcome ? 1 : 0));
+}
+
+/** An outbox event from its stored JSON (times in ms there, ISO here). */
+export function eventFromJson(json: string): OutboxEvent {
+  const r = JSON.parse(json) as { id: string; tenantId: string; type: NotificationEvent; at: number; data: Record<string, unknown>; attempts: number };
+  return { id: r.id, tenantId: r.tenantId, type: r.type, at: new Date(r.at).toISOString(), data: r.data ?? {}, attempts: Number(r.attempts) || 0 };
+}
+
+/** A delivery log entry from its stored JSON. */
+export function deliveryFromJson(json: string): DeliveryRecord {
+  const r = JSON.parse(json) as { eventId: string; type: NotificationEvent; attempt: number; at: number; outcome: DeliveryRecord['outcome']; status?: number; error?: string; durationMs: number };
+  const d: DeliveryRecord = {
+    eventId: r.eventId, type: r.type, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, status: r.status ?? null, durationMs: r.durationMs,
+  };
+  if (r.error !== undefined) d.error = r.error;
+  return d;
+}
+
+/** A webhook from its hash, or `null` when the hash is empty. */
+export function webhookFromHash(tenantId: string, h: Record<string, string>): WebhookWithSecret | null {
+  if (!h.url) return null;
+  return {
+    tenantId,
+    url: h.url,
+    events: (h.events ?? '').split(',').filter(Boolean) as NotificationEvent[],
+    threshold: h.threshold === undefined || h.threshold === '' ? null : Number(h.threshold),
+    createdAt: new Date(Number(h.createdAt)).toISOString(),
+    secret: h.secret,
+  };
 }

@@ -47,7 +47,9 @@ type Arg = string | number;
 type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
 /** Script names (file `name-<numKeys>.lua`). */
-type ScriptName = 'debit' | 'refund' | 'topup' | 'setPlan' | 'createTenant' | 'createKey';
+type ScriptName =
+  | 'debit' | 'refund' | 'topup' | 'setPlan' | 'createTenant' | 'createKey'
+  | 'setWebhook' | 'deleteWebhook' | 'claimEvents' | 'completeEvent';
 
 const FILE_TO_COMMAND: Readonly<Record<string, ScriptName>> = Object.freeze({
   debit: 'debit',
@@ -56,6 +58,10 @@ const FILE_TO_COMMAND: Readonly<Record<string, ScriptName>> = Object.freeze({
   'set-plan': 'setPlan',
   'create-tenant': 'createTenant',
   'create-key': 'createKey',
+  'set-webhook': 'setWebhook',
+  'delete-webhook': 'deleteWebhook',
+  'claim-events': 'claimEvents',
+  'complete-event': 'completeEvent',
 });
 
 /** Redis error replies that mean "temporarily unavailable", by their protocol error code. */
@@ -204,16 +210,17 @@ export class RedisStore {
 
   // ---- scripts -------------------------------------------------------------
 
-  /** Runs `debit-5.lua`. */
+  /** Runs `debit-10.lua`. */
   async debit(a: {
     tenantId: string; cost: number; model: string; frameId: string; idempotencyKey: string | null; lane: string;
-    now: number; hour: number; idempotencyRetentionMs: number; chargeTtlMs: number;
+    now: number; hour: number; idempotencyRetentionMs: number; chargeTtlMs: number; resetAt: string;
   }): Promise<DebitScriptResult> {
     const k = this.keys;
     const r = await this.#script('debit', `tenant ${a.tenantId}`, [
       k.tenant(a.tenantId), k.plans(), k.charge(a.tenantId, a.frameId), k.idempotency(a.tenantId, a.idempotencyKey ?? ''), k.usage(a.tenantId),
+      k.refusals(a.tenantId), k.webhook(a.tenantId), k.outbox(), k.outboxEvents(), k.outboxSeq(),
       a.cost, a.model, a.frameId, a.idempotencyKey === null ? '0' : '1', a.lane, a.now, a.hour, a.idempotencyRetentionMs, a.chargeTtlMs,
-      a.idempotencyKey ?? '',
+      a.idempotencyKey ?? '', a.tenantId, a.resetAt,
     ]);
     return {
       outcome: num(r[0]), charged: num(r[1]), remaining: num(r[2]), lane: str(r[3]), frameId: str(r[4]),
@@ -248,7 +255,7 @@ export class RedisStore {
     await this.#script('topup', `tenant ${a.tenantId}`, [k.tenant(a.tenantId), k.plans(), k.audit(a.tenantId), a.tokens, a.now, a.hour, a.actor]);
   }
 
-  /** Runs `set-plan-3.lua`; `false` when the tenant was not on `expectPlan`. */
+  /** Runs `set-plan-7.lua`; `false` when the tenant was not on `expectPlan`. */
   async setPlan(a: {
     tenantId: string; plan: string; now: number; hour: number; elastic: 'keep' | 'clear' | { minPlan: string; maxPlan: string };
     actor: string; expectPlan?: string; belowHours?: number; evaluatedHour?: number;
@@ -258,9 +265,10 @@ export class RedisStore {
     const range = typeof a.elastic === 'string' ? { minPlan: '', maxPlan: '' } : a.elastic;
     try {
       await this.#script('setPlan', `tenant ${a.tenantId}`, [
-        k.tenant(a.tenantId), k.plans(), k.audit(a.tenantId),
+        k.tenant(a.tenantId), k.plans(), k.audit(a.tenantId), k.webhook(a.tenantId), k.outbox(), k.outboxEvents(), k.outboxSeq(),
         a.plan, a.now, a.hour, mode, range.minPlan, range.maxPlan, a.actor, a.expectPlan ?? '',
         a.belowHours === undefined ? '' : a.belowHours, a.evaluatedHour === undefined ? '' : a.evaluatedHour,
+        a.tenantId,
       ]);
       return true;
     } catch (err) {
@@ -285,7 +293,66 @@ export class RedisStore {
     ]);
   }
 
+  /** Runs `set-webhook-2.lua`. */
+  async setWebhook(a: { tenantId: string; url: string; secret: string; events: readonly string[]; threshold: number | null; now: number }): Promise<void> {
+    const k = this.keys;
+    await this.#script('setWebhook', `tenant ${a.tenantId}`, [
+      k.tenant(a.tenantId), k.webhook(a.tenantId), a.url, a.secret, a.events.join(','), a.threshold === null ? '' : a.threshold, a.now,
+    ]);
+  }
+
+  /** Runs `delete-webhook-3.lua`; true when a webhook was removed. */
+  async deleteWebhook(tenantId: string): Promise<boolean> {
+    const k = this.keys;
+    const r = await this.#script('deleteWebhook', `tenant ${tenantId}`, [k.webhook(tenantId), k.outbox(), k.outboxEvents(), tenantId]);
+    return num(r[0]) > 0;
+  }
+
+  /** Runs `claim-events-2.lua`: the claimed events' JSON. */
+  async claimEvents(a: { now: number; leaseMs: number; limit: number }): Promise<string[]> {
+    const k = this.keys;
+    const r = await this.#script('claimEvents', 'outbox', [k.outbox(), k.outboxEvents(), a.now, a.leaseMs, a.limit]);
+    return r.slice(1).map(str);
+  }
+
+  /** Runs `complete-event-4.lua`. */
+  async completeEvent(a: {
+    tenantId: string; eventId: string; outcome: string; nextAttemptAt: number; now: number; status: number | null; error: string | undefined;
+    durationMs: number; logLimit: number;
+  }): Promise<void> {
+    const k = this.keys;
+    await this.#script('completeEvent', `event ${a.eventId}`, [
+      k.outbox(), k.outboxEvents(), k.deliveries(a.tenantId), k.notified(a.tenantId),
+      a.eventId, a.outcome, a.nextAttemptAt, a.now, a.status ?? '', a.error ?? '', a.durationMs, a.logLimit,
+    ]);
+  }
+
   // ---- plain reads and writes ----------------------------------------------
+
+  /** The tenant's webhook hash (empty object when none). */
+  async webhookHash(tenantId: string): Promise<Record<string, string>> {
+    return this.#run(() => this.#redis.hgetall(this.keys.webhook(tenantId)));
+  }
+
+  /** Every pending event's JSON. */
+  async outboxEventJsons(): Promise<string[]> {
+    return this.#run(() => this.#redis.hvals(this.keys.outboxEvents()));
+  }
+
+  /** Delivery log entries (JSON), newest first. */
+  async deliveryJsons(tenantId: string, limit: number): Promise<string[]> {
+    return this.#run(() => this.#redis.lrange(this.keys.deliveries(tenantId), 0, limit - 1));
+  }
+
+  /** Refusal counters of a tenant (`hour|reason` → count). */
+  async refusalsHash(tenantId: string): Promise<Record<string, string>> {
+    return this.#run(() => this.#redis.hgetall(this.keys.refusals(tenantId)));
+  }
+
+  /** Delivery counters of a tenant (`type|outcome` → count). */
+  async notifiedHash(tenantId: string): Promise<Record<string, string>> {
+    return this.#run(() => this.#redis.hgetall(this.keys.notified(tenantId)));
+  }
 
   /** All plan JSON values by name. */
   async planJsons(): Promise<Record<string, string>> {

@@ -35,17 +35,24 @@ import type {
   CreateTenantInput,
   DebitRequest,
   DebitResult,
+  DeliveryAttempt,
+  DeliveryRecord,
   ElasticRange,
   LedgerLane,
   Plan,
   PlanUpdate,
   RefundResult,
   SetPlanOptions,
+  OutboxEvent,
   Tenant,
   TopupOptions,
   UsageBucket,
   UsageReport,
+  WebhookInput,
+  WebhookWithSecret,
 } from './types.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
+import { DELIVERY_LOG_LIMIT, checkWebhookInput } from './webhook.js';
 import {
   checkCreateTenant,
   checkDebit,
@@ -57,6 +64,8 @@ import {
   checkPlanUpdate,
   checkPositiveInt,
   checkToken,
+  checkDelivery,
+  checkClaim,
 } from './validate.js';
 
 /** Options of {@link SqliteLedger}. */
@@ -77,10 +86,12 @@ export class SqliteLedger implements Ledger {
   readonly #db: Database.Database;
   readonly #clock: () => number;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly #outbox: SqliteOutbox;
 
   private constructor(db: Database.Database, clock: () => number) {
     this.#db = db;
     this.#clock = clock;
+    this.#outbox = new SqliteOutbox((sql) => this.#stmt(sql));
   }
 
   /**
@@ -196,6 +207,8 @@ export class SqliteLedger implements Ledger {
     this.#stmt('DELETE FROM charges WHERE tenant_id = ? AND at < ?').run(t.id, now - RETENTION_MS - HOUR_MS);
     this.#stmt('DELETE FROM idempotency WHERE tenant_id = ? AND at < ?').run(t.id, now - RETENTION_MS);
     this.#stmt('DELETE FROM usage WHERE tenant_id = ? AND hour <= ?').run(t.id, hour - 24);
+    this.#stmt('DELETE FROM refusals WHERE tenant_id = ? AND hour <= ?').run(t.id, hour - 24);
+    this.#outbox.newPeriod(t.id);
     t.hour = hour;
     t.used = 0;
   }
@@ -359,6 +372,7 @@ export class SqliteLedger implements Ledger {
       const plan = this.#planRow(t.plan);
       const hourlyRemaining = Math.max(0, plan.tokensPerHour - t.used);
       if (plan.models !== null && !plan.models.includes(r.model)) {
+        this.#outbox.refused(tenantId, hourIndex(now), 'model_not_in_plan');
         return { ok: false, reason: 'model_not_in_plan', remaining: hourlyRemaining + t.topup, resetAt, retryAfterS: secondsToNextHour(now) };
       }
       let fromHourly = 0;
@@ -370,6 +384,8 @@ export class SqliteLedger implements Ledger {
       } else if (plan.overflow === 'best-effort') {
         lane = 'best-effort';
       } else {
+        this.#outbox.refused(tenantId, hourIndex(now), 'insufficient_tokens');
+        this.#outbox.debitEvents(tenantId, { plan, lane, charged: 0, after: hourlyRemaining + t.topup, refused: true, now });
         return { ok: false, reason: 'insufficient_tokens', remaining: hourlyRemaining + t.topup, resetAt, retryAfterS: secondsToNextHour(now) };
       }
       const charged = fromHourly + fromTopup;
@@ -390,6 +406,7 @@ export class SqliteLedger implements Ledger {
           .run(tenantId, r.idempotencyKey, r.frameId, lane, now);
       }
       const remaining = hourlyRemaining - fromHourly + t.topup - fromTopup;
+      this.#outbox.debitEvents(tenantId, { plan, lane, charged, after: remaining, refused: false, now });
       return { ok: true, charged, remaining, lane, resetAt, frameId: r.frameId };
     });
   }
@@ -441,6 +458,7 @@ export class SqliteLedger implements Ledger {
       this.#roll(t, now);
       this.#stmt('UPDATE tenants SET topup = topup + ? WHERE id = ?').run(tokens, tenantId);
       this.#audit({ tenantId, at: now, kind: 'topup', tokens, actor });
+      this.#outbox.newPeriod(tenantId);
       return this.#balanceOf(this.#tenantRow(tenantId), now);
     });
   }
@@ -465,6 +483,10 @@ export class SqliteLedger implements Ledger {
       // The used-this-hour counter is kept: remaining = max(0, new budget − used).
       this.#stmt('UPDATE tenants SET plan = ? WHERE id = ?').run(plan, tenantId);
       if (t.plan !== plan || elastic !== undefined) this.#audit({ tenantId, at: now, kind: 'plan', fromPlan: t.plan, toPlan: plan, actor });
+      if (t.plan !== plan) {
+        this.#outbox.newPeriod(tenantId);
+        this.#outbox.emit(tenantId, 'plan_changed', now, { fromPlan: t.plan, toPlan: plan, actor });
+      }
       return this.#tenantOf(this.#tenantRow(tenantId), now);
     });
   }
@@ -495,7 +517,10 @@ export class SqliteLedger implements Ledger {
     const now = this.#clock();
     return this.#tx(() => {
       const t = this.#tenantOf(this.#tenantRow(tenantId), now);
-      return { tenantId, plan: t.plan, elastic: t.elastic, balance: t.balance, hourly: this.#hourly(tenantId, now), changes: this.#auditOf(tenantId) };
+      return {
+        tenantId, plan: t.plan, elastic: t.elastic, balance: t.balance, hourly: this.#hourly(tenantId, now), changes: this.#auditOf(tenantId),
+        refusals: this.#outbox.refusals(tenantId, now), notifications: this.#outbox.notified(tenantId),
+      };
     });
   }
 
@@ -535,12 +560,65 @@ export class SqliteLedger implements Ledger {
         this.#roll(t, at);
         this.#stmt('UPDATE tenants SET plan = ? WHERE id = ?').run(decision.toPlan, tenantId);
         this.#audit({ tenantId, at, kind: 'plan', fromPlan: decision.fromPlan, toPlan: decision.toPlan, actor: 'elastic' });
+        this.#outbox.newPeriod(tenantId);
+        this.#outbox.emit(tenantId, 'plan_changed', at, { fromPlan: decision.fromPlan, toPlan: decision.toPlan, actor: 'elastic' });
       }
       this.#stmt('UPDATE tenants SET below_hours = ?, evaluated_hour = ? WHERE id = ?').run(decision.belowHours, decision.hour, tenantId);
       return decision;
     });
   }
 
+  // ---- webhooks and the outbox (see sqlite-outbox.ts) -----------------------
+
+  /** Sets the webhook with a fresh secret. */
+  async setWebhook(tenantId: string, input: WebhookInput): Promise<WebhookWithSecret> {
+    checkId('tenantId', tenantId);
+    const w = checkWebhookInput(input);
+    const now = this.#clock();
+    return this.#tx(() => {
+      this.#tenantRow(tenantId);
+      return this.#outbox.setWebhook(tenantId, w, now);
+    });
+  }
+
+  /** The webhook with its secret, or `null`. */
+  async getWebhook(tenantId: string): Promise<WebhookWithSecret | null> {
+    checkId('tenantId', tenantId);
+    return this.#tx(() => this.#outbox.getWebhook(tenantId));
+  }
+
+  /** Removes the webhook and its pending events. */
+  async deleteWebhook(tenantId: string): Promise<boolean> {
+    checkId('tenantId', tenantId);
+    return this.#tx(() => this.#outbox.deleteWebhook(tenantId));
+  }
+
+  /** Pending events of a tenant, oldest first. */
+  async pendingEvents(tenantId: string): Promise<OutboxEvent[]> {
+    checkId('tenantId', tenantId);
+    return this.#tx(() => this.#outbox.pending(tenantId));
+  }
+
+  /** Claims due events under a lease. */
+  async claimEvents(options: { limit: number; leaseMs: number; now?: number }): Promise<OutboxEvent[]> {
+    const c = checkClaim(options, this.#clock);
+    return this.#tx(() => this.#outbox.claim(c));
+  }
+
+  /** Records a delivery attempt and settles or reschedules the event. */
+  async completeEvent(event: OutboxEvent, attempt: DeliveryAttempt): Promise<void> {
+    checkId('event.tenantId', event?.tenantId);
+    checkToken('event.id', event.id);
+    const a = checkDelivery(attempt, this.#clock);
+    this.#tx(() => this.#outbox.complete(event.id, a));
+  }
+
+  /** The delivery log, newest first. */
+  async deliveries(tenantId: string, limit = DELIVERY_LOG_LIMIT): Promise<DeliveryRecord[]> {
+    checkId('tenantId', tenantId);
+    checkPositiveInt('limit', limit);
+    return this.#tx(() => this.#outbox.deliveries(tenantId, limit));
+  }
   /** Closes the database. */
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();

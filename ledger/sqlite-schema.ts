@@ -31,6 +31,28 @@ CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL,
   from_plan TEXT, to_plan TEXT, tokens INTEGER, actor TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_tenant ON audit (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS refusals (
+  tenant_id TEXT NOT NULL, hour INTEGER NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, hour, reason));
+CREATE TABLE IF NOT EXISTS webhooks (
+  tenant_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL, threshold INTEGER,
+  created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notify_state (
+  tenant_id TEXT PRIMARY KEY, low_sent INTEGER NOT NULL DEFAULT 0, exhausted_sent INTEGER NOT NULL DEFAULT 0,
+  best_effort INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, seq);
+CREATE INDEX IF NOT EXISTS outbox_tenant ON outbox (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
+  attempt INTEGER NOT NULL, at INTEGER NOT NULL, outcome TEXT NOT NULL, status INTEGER, error TEXT,
+  duration_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS deliveries_tenant ON deliveries (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS notified (
+  tenant_id TEXT NOT NULL, type TEXT NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, type, outcome));
 `;
 
 /** A row of the SQLite ledger. */
@@ -51,6 +73,17 @@ export interface IdemRow { frame_id: string; lane: string; result: string | null
 export interface AuditRow { tenant_id: string; at: number; kind: string; from_plan: string | null; to_plan: string | null; tokens: number | null; actor: string }
 /** A row of the SQLite ledger. */
 export interface UsageRow { hour: number; model: string; tokens: number; refunded: number; frames: number }
+
+/** A row of the SQLite ledger. */
+export interface WebhookRow { tenant_id: string; url: string; secret: string; events: string; threshold: number | null; created_at: number }
+/** A row of the SQLite ledger. */
+export interface OutboxRow { id: string; tenant_id: string; type: string; at: number; data: string; attempts: number; due_at: number }
+/** A row of the SQLite ledger. */
+export interface DeliveryRow {
+  event_id: string; type: string; attempt: number; at: number; outcome: string; status: number | null; error: string | null; duration_ms: number;
+}
+/** A row of the SQLite ledger. */
+export interface NotifyStateRow { low_sent: number; exhausted_sent: number; best_effort: number }
 
 /** SQLite codes that mean the store is (temporarily) unusable rather than a bug. */
 export const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY']);

@@ -196,6 +196,10 @@ export interface UsageReport {
   hourly: UsageBucket[];
   /** Audited plan changes and top-ups, oldest first. */
   changes: AuditEntry[];
+  /** Debits refused in the last 24 UTC hours, by hour and reason, oldest first. */
+  refusals: RefusalBucket[];
+  /** Webhook delivery attempts by event type and outcome. */
+  notifications: NotificationCount[];
 }
 
 /** Options of `setPlan`. */
@@ -211,4 +215,102 @@ export interface SetPlanOptions {
 export interface TopupOptions {
   actor?: string;
   now?: number;
+}
+
+/**
+ * Tenant notification events (issue #9), each appended once to the tenant's
+ * outbox in the same atomic step that causes it:
+ * - `balance_low`: a debit left `remaining` at or below the tenant's threshold;
+ * - `budget_exhausted`: a debit used the last token, or was refused (or sent
+ *   to the best-effort lane) for lack of tokens;
+ * - `plan_changed`: an operator or the elastic rule changed the plan;
+ * - `best_effort_entered` / `best_effort_left`: the first frame served
+ *   uncharged in the best-effort lane, and the first charged frame after it.
+ * `balance_low` and `budget_exhausted` fire at most once per budget period: the
+ * period ends at the next UTC hour, a top-up or a plan change.
+ */
+export type NotificationEvent = 'balance_low' | 'budget_exhausted' | 'plan_changed' | 'best_effort_entered' | 'best_effort_left';
+
+/** A tenant's webhook as configured (the secret is answered only when set). */
+export interface WebhookConfig {
+  tenantId: string;
+  /** `https://…` (plain `http://` only for localhost receivers). */
+  url: string;
+  /** Events delivered to it. */
+  events: NotificationEvent[];
+  /** `balance_low` fires when `remaining` falls to this many tokens or fewer; `null`: never. */
+  threshold: number | null;
+  createdAt: string;
+}
+
+/** A webhook with its signing secret: answered once by `setWebhook`, and read by the notifier. */
+export interface WebhookWithSecret extends WebhookConfig {
+  /** HMAC-SHA256 key of `X-Yoloscale-Signature` (`whsec_…`). */
+  secret: string;
+}
+
+/** Input of `setWebhook`. */
+export interface WebhookInput {
+  url: string;
+  /** Default: every event. */
+  events?: NotificationEvent[];
+  /** Default `null` (no `balance_low`). */
+  threshold?: number | null;
+}
+
+/** One event waiting in (or claimed from) the outbox. */
+export interface OutboxEvent {
+  /** Unique event id (`ev_…`), sent to receivers so they can drop repeats. */
+  id: string;
+  tenantId: string;
+  type: NotificationEvent;
+  /** When it happened (ISO-8601). */
+  at: string;
+  /** Event fields (e.g. `remaining`, `threshold`, `resetAt`, `fromPlan`, `toPlan`). */
+  data: Record<string, unknown>;
+  /** Delivery attempts made so far. */
+  attempts: number;
+}
+
+/** Result of one delivery attempt, as the notifier reports it. */
+export interface DeliveryAttempt {
+  /** `delivered` (2xx), `retrying` (will be tried again) or `failed` (given up). */
+  outcome: 'delivered' | 'retrying' | 'failed';
+  /** HTTP status, or `null` when no answer came (refused, timed out). */
+  status: number | null;
+  /** Why it failed (`timeout`, `ECONNREFUSED`, `HTTP 500`…), absent on success. */
+  error?: string;
+  durationMs: number;
+  /** When to try again (epoch ms), for `retrying`. */
+  nextAttemptAt?: number;
+  /** When the attempt started (epoch ms); default the ledger's clock. */
+  now?: number;
+}
+
+/** One attempt in a tenant's delivery log (newest first when listed). */
+export interface DeliveryRecord {
+  eventId: string;
+  type: NotificationEvent;
+  /** 1 for the first attempt. */
+  attempt: number;
+  at: string;
+  outcome: 'delivered' | 'retrying' | 'failed';
+  status: number | null;
+  error?: string;
+  durationMs: number;
+}
+
+/** Refusals of one reason in one UTC hour. */
+export interface RefusalBucket {
+  hour: string;
+  /** `insufficient_tokens` or `model_not_in_plan`. */
+  reason: string;
+  count: number;
+}
+
+/** Notification attempts of one event type and outcome (all time). */
+export interface NotificationCount {
+  type: NotificationEvent;
+  outcome: 'delivered' | 'retrying' | 'failed';
+  count: number;
 }

@@ -3,7 +3,7 @@
  * whose message names the field.
  */
 import { LedgerInputError } from './errors.js';
-import type { CreateTenantInput, DebitRequest, ElasticRange, Overflow, PlanUpdate } from './types.js';
+import type { CreateTenantInput, DebitRequest, DeliveryAttempt, ElasticRange, Overflow, PlanUpdate } from './types.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -110,4 +110,28 @@ export function checkPlanUpdate(update: PlanUpdate, existing: boolean): PlanUpda
 function checkOverflow(value: unknown): Overflow {
   if (value !== 'reject' && value !== 'best-effort') throw new LedgerInputError("plan.overflow must be 'reject' or 'best-effort'");
   return value;
+}
+
+/** Checks the options of `claimEvents`. */
+export function checkClaim(o: { limit: number; leaseMs: number; now?: number }, clock: () => number): { limit: number; leaseMs: number; now: number } {
+  if (typeof o !== 'object' || o === null) throw new LedgerInputError('options must be an object {limit, leaseMs}');
+  return {
+    limit: checkPositiveInt('options.limit', o.limit),
+    leaseMs: checkPositiveInt('options.leaseMs', o.leaseMs),
+    now: o.now === undefined ? clock() : checkNow('options.now', o.now),
+  };
+}
+
+/** Checks a delivery attempt reported by the notifier. */
+export function checkDelivery(a: DeliveryAttempt, clock: () => number): Required<Omit<DeliveryAttempt, 'error'>> & { error?: string } {
+  if (typeof a !== 'object' || a === null) throw new LedgerInputError('attempt must be an object');
+  if (a.outcome !== 'delivered' && a.outcome !== 'retrying' && a.outcome !== 'failed') throw new LedgerInputError("attempt.outcome must be 'delivered', 'retrying' or 'failed'");
+  if (a.status !== null && (!Number.isInteger(a.status) || a.status < 100 || a.status > 599)) throw new LedgerInputError('attempt.status must be an HTTP status or null');
+  if (typeof a.durationMs !== 'number' || !Number.isFinite(a.durationMs) || a.durationMs < 0) throw new LedgerInputError('attempt.durationMs must be a non-negative number');
+  if (a.error !== undefined && (typeof a.error !== 'string' || a.error.length > 500)) throw new LedgerInputError('attempt.error must be a string of at most 500 characters');
+  const now = a.now === undefined ? clock() : checkNow('attempt.now', a.now);
+  const next = a.outcome === 'retrying' ? checkNow('attempt.nextAttemptAt', a.nextAttemptAt) : 0;
+  const out = { outcome: a.outcome, status: a.status, durationMs: Math.round(a.durationMs), now, nextAttemptAt: next } as Required<Omit<DeliveryAttempt, 'error'>> & { error?: string };
+  if (a.error !== undefined) out.error = a.error;
+  return out;
 }

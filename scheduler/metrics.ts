@@ -57,6 +57,8 @@ export class SchedulerMetrics {
   readonly frames: Counter<'model' | 'outcome'>;
   readonly batchSize: Histogram;
   readonly inferenceSeconds: Histogram;
+  /** `yoloscale_queue_wait_seconds`: time a completed frame waited in the scheduler and on its worker before inference. */
+  readonly queueWaitSeconds: Histogram;
   readonly requeued: Counter;
   readonly dropped: Counter<'socket' | 'reason'>;
   readonly tokenRate = new TokenRate(10);
@@ -69,6 +71,12 @@ export class SchedulerMetrics {
       name: 'yoloscale_inference_seconds',
       help: 'Inference time per frame reported by workers, seconds',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.queueWaitSeconds = new Histogram({
+      name: 'yoloscale_queue_wait_seconds',
+      help: 'Time completed frames waited before inference (scheduler queue plus worker queue), seconds',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.requeued = new Counter({ name: 'yoloscale_frames_requeued_total', help: 'Frames re-queued after their worker was lost', registers });

@@ -56,7 +56,77 @@ const TENANT_USAGE = [
   'tenants keys create ID',
   'tenants topup ID N',
   'tenants plan ID P [--elastic --min-plan P --max-plan P | --no-elastic]',
+  'tenants webhook set ID URL [--events balance_low,budget_exhausted,plan_changed,best_effort_entered,best_effort_left] [--threshold N]',
+  'tenants webhook show|rm|deliveries ID',
 ];
+
+interface DeliveryRow {
+  eventId: string;
+  type: string;
+  attempt: number;
+  at: string;
+  outcome: string;
+  status: number | null;
+  error?: string;
+  durationMs: number;
+}
+
+/** `tenants webhook …`: set (secret shown once), show, rm, deliveries. */
+async function webhookCommand(ctx: CommandContext, args: { action?: string; id?: string; url?: string; events?: string; threshold?: string }, usage: string): Promise<number> {
+  const admin = adminClientFor(ctx);
+  if (!args.action) throw new UsageError('usage: tenants webhook set|show|rm|deliveries ID', usage);
+  if (!args.id) throw new UsageError(`tenants webhook ${args.action} needs a tenant ID`, usage);
+  const path = `/v1/tenants/${encodeURIComponent(args.id)}/webhook`;
+  if (args.action !== 'set' && args.url) throw new UsageError(`unexpected argument "${args.url}"`, usage);
+  switch (args.action) {
+    case 'set': {
+      if (!args.url) throw new UsageError('tenants webhook set needs a URL', usage);
+      const body: Record<string, unknown> = { url: args.url };
+      if (args.events !== undefined) body.events = args.events.split(',').map((e) => e.trim()).filter(Boolean);
+      if (args.threshold !== undefined) body.threshold = intFlag('threshold', args.threshold, 0);
+      const hook = await admin.request<{ url: string; events: string[]; threshold: number | null; secret: string }>('PUT', path, body);
+      if (ctx.global.json) printJson(ctx.io, hook);
+      else {
+        ctx.io.stdout.write(`webhook of ${args.id}: ${hook.url}
+events: ${hook.events.join(', ')}
+threshold: ${hook.threshold ?? '-'}
+`);
+        ctx.io.stdout.write(`signing secret: ${hook.secret}
+(shown once: store it now; receivers verify X-Yoloscale-Signature with it)
+`);
+      }
+      return 0;
+    }
+    case 'show':
+      kv(ctx, await admin.request('GET', path));
+      return 0;
+    case 'rm': {
+      const r = await admin.request<{ removed: boolean }>('DELETE', path);
+      if (ctx.global.json) printJson(ctx.io, r);
+      else ctx.io.stdout.write(r.removed ? `removed the webhook of ${args.id}
+` : `${args.id} had no webhook
+`);
+      return 0;
+    }
+    case 'deliveries': {
+      const { deliveries } = await admin.request<{ deliveries: DeliveryRow[] }>('GET', `${path}/deliveries`);
+      if (ctx.global.json) printJson(ctx.io, deliveries);
+      else {
+        ctx.io.stdout.write(
+          deliveries.length
+            ? formatTable(
+                ['AT', 'EVENT', 'TYPE', 'ATTEMPT', 'OUTCOME', 'STATUS', 'MS', 'ERROR'],
+                deliveries.map((d) => [d.at, d.eventId, d.type, d.attempt, d.outcome, d.status ?? '-', d.durationMs, d.error ?? '']),
+              )
+            : 'no deliveries yet\n',
+        );
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown sub-command "tenants webhook ${args.action ?? ''}"`, usage);
+  }
+}
 
 export const tenantsCommand: CommandSpec = {
   name: 'tenants',
@@ -67,14 +137,24 @@ export const tenantsCommand: CommandSpec = {
     'yoloscale tenants keys create t_abc123',
     'yoloscale tenants topup t_abc123 5000',
     'yoloscale tenants plan t_abc123 pro --elastic --min-plan starter --max-plan enterprise',
+    'yoloscale tenants webhook set t_abc123 https://hooks.example.com/yoloscale --events balance_low,budget_exhausted --threshold 1000',
+    'yoloscale tenants webhook deliveries t_abc123',
   ],
   async run(argv, ctx) {
     const usage = TENANT_USAGE.join(' | ');
     const { values, positionals } = parseCommandArgs(
       argv,
-      { plan: { type: 'string' }, elastic: { type: 'boolean' }, 'no-elastic': { type: 'boolean' }, 'min-plan': { type: 'string' }, 'max-plan': { type: 'string' } },
+      {
+        plan: { type: 'string' }, elastic: { type: 'boolean' }, 'no-elastic': { type: 'boolean' }, 'min-plan': { type: 'string' }, 'max-plan': { type: 'string' },
+        events: { type: 'string' }, threshold: { type: 'string' },
+      },
       usage,
     );
+    if (positionals[0] === 'webhook') {
+      const [, action, id, url, ...rest] = positionals;
+      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`, usage);
+      return webhookCommand(ctx, { action, id, url, events: values.events as string | undefined, threshold: values.threshold as string | undefined }, usage);
+    }
     const [sub, a, b, ...extra] = positionals;
     if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`, usage);
     const admin = adminClientFor(ctx);
@@ -179,6 +259,8 @@ export const usageCommand: CommandSpec = {
       balance: BalanceRow;
       hourly: Array<{ hour: string; model: string; tokens: number; refunded: number; frames: number }>;
       changes: Array<{ at: string; kind?: string; type?: string; detail?: unknown }>;
+      refusals?: Array<{ hour: string; reason: string; count: number }>;
+      notifications?: Array<{ type: string; outcome: string; count: number }>;
     }>('GET', `/v1/tenants/${encodeURIComponent(positionals[0])}/usage`);
     if (ctx.global.json) {
       printJson(ctx.io, report);
@@ -196,6 +278,18 @@ export const usageCommand: CommandSpec = {
     if (report.changes.length) {
       ctx.io.stdout.write(`\n${formatTable(['AT', 'CHANGE'], report.changes.map((c) => [c.at, JSON.stringify({ ...c, at: undefined })]))}`);
     }
+    const refusals = report.refusals ?? [];
+    ctx.io.stdout.write(
+      refusals.length
+        ? `\n${formatTable(['HOUR', 'REFUSED', 'COUNT'], refusals.map((r) => [r.hour, r.reason, r.count]))}`
+        : '\nno refusals in the last 24 h\n',
+    );
+    const notes = report.notifications ?? [];
+    ctx.io.stdout.write(
+      notes.length
+        ? `\n${formatTable(['NOTIFICATION', 'OUTCOME', 'ATTEMPTS'], notes.map((n) => [n.type, n.outcome, n.count]))}`
+        : '\nno webhook notifications sent\n',
+    );
     return 0;
   },
 };

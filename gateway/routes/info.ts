@@ -45,7 +45,7 @@ export function modelRoutes(ctx: GatewayContext) {
   };
 }
 
-/** Route plugin of `GET /v1/usage`. */
+/** Route plugin of `GET /v1/usage` and `GET /v1/webhook/deliveries` (own tenant only). */
 export function usageRoutes(ctx: GatewayContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authHook(ctx));
@@ -65,6 +65,21 @@ export function usageRoutes(ctx: GatewayContext) {
         request.tokenState = { remaining: report.balance.remaining, resetAt: report.balance.resetAt };
         return report;
       },
+    );
+    app.get(
+      '/v1/webhook/deliveries',
+      {
+        schema: {
+          tags: ['tokens'],
+          summary: "The caller's own webhook delivery log, newest first (the last 100 attempts)",
+          description:
+            'Each attempt: `eventId`, `type` (balance_low, budget_exhausted, plan_changed, best_effort_entered, best_effort_left), ' +
+            '`attempt`, `at`, `outcome` (delivered, retrying, failed), `status` (HTTP status or null), `error`, `durationMs`.',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          response: { 200: OpenObjectSchema, ...ERRORS },
+        },
+      },
+      async (request: FastifyRequest) => ({ deliveries: await ctx.admission.deliveries(request.principal!) }),
     );
   };
 }

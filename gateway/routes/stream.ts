@@ -98,7 +98,11 @@ export function streamRoutes(ctx: GatewayContext) {
     } catch (err) {
       const e = toYoloscaleError(err);
       if (e.code === ErrorCode.insufficientTokens) {
-        return { kind: 'close', code: e.code, message: e.message, closeCode: CloseCode.tokensExhausted, ...(e.retryAfterS !== undefined ? { retryAfterS: e.retryAfterS } : {}) };
+        // The close reason is limited to 123 bytes: the self-service fields travel in the error message sent before it.
+        return {
+          kind: 'close', code: e.code, message: e.message, closeCode: CloseCode.tokensExhausted,
+          ...(e.retryAfterS !== undefined ? { retryAfterS: e.retryAfterS } : {}), ...(e.details ? { details: e.details } : {}),
+        };
       }
       if (e.code === ErrorCode.modelNotInPlan) return { kind: 'close', code: e.code, message: e.message, closeCode: CloseCode.modelNotInPlan };
       return { kind: 'error', code: e.code, message: e.message, ...(e.retryAfterS !== undefined ? { retryAfterS: e.retryAfterS } : {}) };

@@ -2,6 +2,8 @@
 // video-file frames over the WebSocket at the chosen rate and size, and draws
 // the boxes that come back. Plain browser JavaScript, no build step needed.
 
+import { refusalHelp, renderRefusal } from './refusal.js';
+
 const $ = (id) => document.getElementById(id);
 const els = {
   form: $('controls'), key: $('key'), model: $('model'), file: $('file'), fps: $('fps'), resolution: $('resolution'),
@@ -25,7 +27,7 @@ const CLOSE_REASONS = {
 /** Live counters; also read by the browser test. */
 const stats = {
   sent: 0, results: 0, dropped: 0, errors: 0, charged: 0, balance: null, lane: null,
-  objects: 0, boxesDrawn: 0, latencyMs: null, fps: 0, lastClasses: [], closeCode: null, lastError: null,
+  objects: 0, boxesDrawn: 0, latencyMs: null, fps: 0, lastClasses: [], closeCode: null, lastError: null, refusal: null,
 };
 window.yoloscale = { stats };
 
@@ -43,6 +45,16 @@ function showError(message) {
   stats.lastError = message;
   els.error.textContent = message;
   els.error.hidden = false;
+}
+
+/** Shows what to do about an exhausted budget instead of a bare error; false for other errors. */
+function showRefusal(err, prefix = '') {
+  const help = refusalHelp(err);
+  if (!help) return false;
+  stats.refusal = help;
+  stats.lastError = `${err.code}: ${err.message}`;
+  renderRefusal(els.error, help, prefix);
+  return true;
 }
 
 function clearError() {
@@ -220,7 +232,7 @@ function onMessage(event) {
     if (msg.frame !== undefined) forget(msg.frame);
     stats.errors += 1;
     lastError = msg;
-    showError(`${msg.code}: ${msg.message}${msg.retryAfterS ? ` (retry in ${msg.retryAfterS} s)` : ''}`);
+    if (!showRefusal(msg)) showError(`${msg.code}: ${msg.message}${msg.retryAfterS ? ` (retry in ${msg.retryAfterS} s)` : ''}`);
   }
   render();
 }
@@ -230,7 +242,7 @@ function onClose(event) {
   const known = CLOSE_REASONS[event.code];
   if (event.code !== 1000 && event.code !== 1005) {
     const detail = lastError ? ` — ${lastError.code}: ${lastError.message}` : event.reason ? ` — ${event.reason}` : '';
-    showError(`Stream closed (${event.code}${known ? `, ${known}` : ''})${detail}`);
+    if (!showRefusal(lastError, `Stream closed (${event.code}).`)) showError(`Stream closed (${event.code}${known ? `, ${known}` : ''})${detail}`);
   }
   stop(false);
 }

@@ -26,7 +26,7 @@ local topup = tonumber(t[2]) or 0
 local used = tonumber(t[4]) or 0
 if tonumber(t[3]) ~= hour then
   used = 0
-  redis.call('HSET', KEYS[1], 'hour', hour, 'used', 0)
+  redis.call('HSET', KEYS[1], 'hour', hour, 'used', 0, 'lowSent', 0, 'exSent', 0)
 end
 local c = redis.call('HMGET', KEYS[3], 'charged', 'hourly', 'topup', 'hour', 'model', 'refunded', 'idem')
 local charged = tonumber(c[1]) or 0

@@ -1,5 +1,7 @@
 --[[
-  Adds non-expiring tokens to a tenant's top-up balance and audits it.
+  Adds non-expiring tokens to a tenant's top-up balance and audits it; a
+  top-up starts a new notification period (balance_low and budget_exhausted
+  may fire again).
 
   KEYS[1] tenant hash     KEYS[2] plans hash     KEYS[3] audit list of the tenant
 
@@ -20,5 +22,6 @@ if tonumber(t[2]) ~= hour then
   redis.call('HSET', KEYS[1], 'hour', hour, 'used', 0)
 end
 local topup = redis.call('HINCRBY', KEYS[1], 'topup', tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'lowSent', 0, 'exSent', 0)
 redis.call('RPUSH', KEYS[3], cjson.encode({at = tonumber(ARGV[2]), kind = 'topup', tokens = tonumber(ARGV[1]), actor = ARGV[4]}))
 return {used, topup}

@@ -7,7 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { ErrorCode, YoloscaleError } from '../../protocol/index.js';
-import { LedgerError, LedgerUnavailableError } from '../../ledger/index.js';
+import { LedgerError, LedgerUnavailableError, NOTIFICATION_EVENTS } from '../../ledger/index.js';
 import type { ElasticRange, Ledger } from '../../ledger/index.js';
 
 /** Options of {@link tenantRoutes}. */
@@ -88,7 +88,44 @@ export const UsageSchema = Type.Object({
     Type.Object({ hour: Type.String(), model: Type.String(), tokens: Type.Integer(), refunded: Type.Integer(), frames: Type.Integer() }),
   ),
   changes: Type.Array(AuditSchema),
+  refusals: Type.Array(Type.Object({ hour: Type.String(), reason: Type.String(), count: Type.Integer() })),
+  notifications: Type.Array(Type.Object({ type: Type.String(), outcome: Type.String(), count: Type.Integer() })),
 });
+
+const EventName = Type.Union(NOTIFICATION_EVENTS.map((e) => Type.Literal(e)));
+
+/** A tenant's webhook as shown (no secret). */
+export const WebhookSchema = Type.Object({
+  tenantId: Type.String(),
+  url: Type.String(),
+  events: Type.Array(Type.String()),
+  threshold: Nullable(Type.Integer()),
+  createdAt: Type.String(),
+});
+
+/** A webhook just set: the signing `secret` appears here only. */
+export const WebhookSetSchema = Type.Object({ ...WebhookSchema.properties, secret: Type.String() });
+
+/** One delivery attempt of the delivery log. */
+export const DeliverySchema = Type.Object({
+  eventId: Type.String(),
+  type: Type.String(),
+  attempt: Type.Integer(),
+  at: Type.String(),
+  outcome: Type.String(),
+  status: Nullable(Type.Integer()),
+  error: Type.Optional(Type.String()),
+  durationMs: Type.Integer(),
+});
+
+const SetWebhookBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2000 }),
+    events: Type.Optional(Type.Array(EventName, { minItems: 1, maxItems: NOTIFICATION_EVENTS.length, uniqueItems: true })),
+    threshold: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))),
+  },
+  { additionalProperties: false },
+);
 
 const IdParams = Type.Object({ id: TenantId });
 const NameParams = Type.Object({ name: PlanName });
@@ -142,8 +179,9 @@ export function fromLedgerError(err: LedgerError): YoloscaleError {
 /**
  * Registers `GET|POST /v1/tenants`, `GET /v1/tenants/:id`,
  * `POST /v1/tenants/:id/keys`, `POST /v1/tenants/:id/topup`,
- * `PUT /v1/tenants/:id/plan`, `GET /v1/tenants/:id/usage`, `GET /v1/plans`
- * and `PUT /v1/plans/:name`.
+ * `PUT /v1/tenants/:id/plan`, `GET /v1/tenants/:id/usage`, `GET /v1/plans`,
+ * `PUT /v1/plans/:name`, and the tenant's webhook: `PUT|GET|DELETE
+ * /v1/tenants/:id/webhook` and `GET /v1/tenants/:id/webhook/deliveries`.
  */
 export const tenantRoutes: FastifyPluginAsync<TenantRoutesOptions> = async (app, opts) => {
   const ledger = opts.ledger;
@@ -227,6 +265,47 @@ export const tenantRoutes: FastifyPluginAsync<TenantRoutesOptions> = async (app,
     async (req) => {
       await mustTenant(req.params.id);
       return ledger.usage(req.params.id);
+    },
+  );
+
+  app.put<{ Params: Static<typeof IdParams>; Body: Static<typeof SetWebhookBody> }>(
+    '/v1/tenants/:id/webhook',
+    { schema: { params: IdParams, body: SetWebhookBody, response: { 200: WebhookSetSchema, ...errors } } },
+    async (req) => {
+      const b = req.body;
+      return ledger.setWebhook(req.params.id, {
+        url: b.url, ...(b.events !== undefined ? { events: b.events } : {}), ...(b.threshold !== undefined ? { threshold: b.threshold } : {}),
+      });
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/tenants/:id/webhook',
+    { schema: { params: IdParams, response: { 200: WebhookSchema, ...errors } } },
+    async (req) => {
+      await mustTenant(req.params.id);
+      const hook = await ledger.getWebhook(req.params.id);
+      if (!hook) throw new YoloscaleError(ErrorCode.notFound, `tenant "${req.params.id}" has no webhook`);
+      const { secret: _secret, ...shown } = hook;
+      return shown;
+    },
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/v1/tenants/:id/webhook',
+    { schema: { params: IdParams, response: { 200: Type.Object({ tenantId: Type.String(), removed: Type.Boolean() }), ...errors } } },
+    async (req) => {
+      await mustTenant(req.params.id);
+      return { tenantId: req.params.id, removed: await ledger.deleteWebhook(req.params.id) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/tenants/:id/webhook/deliveries',
+    { schema: { params: IdParams, response: { 200: Type.Object({ deliveries: Type.Array(DeliverySchema) }), ...errors } } },
+    async (req) => {
+      await mustTenant(req.params.id);
+      return { deliveries: await ledger.deliveries(req.params.id) };
     },
   );
 

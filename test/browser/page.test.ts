@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { REPO_ROOT, VIDEO_DIR } from '../helpers/env.js';
+import { Registry } from 'prom-client';
+import { buildApp } from '../../gateway/index.js';
 import { EngineBackend, gatewayApp, ledgerWithTenant, listen, netCharged, sharedEngine } from '../gateway/helpers.js';
 
 // Real models on a shared 2-core machine: allow for a loaded host (typical run well under a minute).
@@ -137,8 +139,9 @@ async function pageStats(page: Page): Promise<PageStats> {
     const cam = join(dir, 'cam.y4m');
     execFileSync('ffmpeg', ['-v', 'error', '-ss', '26', '-i', join(VIDEO_DIR, 'one-by-one-person-detection.mp4'), '-t', '1', '-vf', 'scale=320:180', '-pix_fmt', 'yuv420p', cam], { stdio: 'ignore' });
     const engine = await sharedEngine(t);
-    const { ledger, key } = await ledgerWithTenant(t, { tokensPerHour: 3 });
-    const { app } = await gatewayApp(t, new EngineBackend(engine), ledger);
+    const { ledger, key, tenantId } = await ledgerWithTenant(t, { tokensPerHour: 3 });
+    const app = await buildApp({ backend: new EngineBackend(engine), ledger, registry: new Registry(), topupUrl: 'https://billing.example/topup/{tenant}' });
+    t.teardown(() => app.close());
     const base = await listen(app);
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -158,6 +161,12 @@ async function pageStats(page: Page): Promise<PageStats> {
     const text = (await page.textContent('#error')) ?? '';
     t.match(text, /4029/, `close code shown: ${text}`);
     t.match(text, /insufficient_tokens/, 'with its reason');
+    // Issue #9: what to do next instead of a bare error.
+    t.match(text, /comes back at \d\d:00 UTC \(in \d+ (min \d+ )?s\)/, 'when the budget resets');
+    t.match(text, /no best-effort lane/, 'whether the best-effort lane is available');
+    t.equal(await page.getAttribute('#topup-link', 'href'), `https://billing.example/topup/${tenantId}`, 'the top-up link');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-refusal.png'), fullPage: true });
     t.equal(await page.textContent('#status'), 'idle', 'the page stops streaming');
     t.equal(await page.isDisabled('#start'), false, 'and can start again');
   });

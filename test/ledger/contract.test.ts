@@ -395,6 +395,159 @@ for (const backend of BACKENDS) {
   });
 }
 
+const types = (events: { type: string }[]): string[] => events.map((e) => e.type);
+
+for (const backend of BACKENDS) {
+  t.test(`ledger notifications (${backend.name})`, async (t) => {
+    t.test('notify - a webhook is validated, its secret generated once and kept for the notifier', async (t) => {
+      const { ledger } = await backend.make(t);
+      const tenant = await ledger.createTenant({ name: 'w' });
+      await t.rejects(ledger.setWebhook(tenant.id, { url: 'http://example.com/hook' }), { code: 'bad_request', message: /https/ });
+      await t.rejects(ledger.setWebhook(tenant.id, { url: 'https://x.test/h', events: ['nope' as 'balance_low'] }), { code: 'bad_request', message: /unknown event/ });
+      await t.rejects(ledger.setWebhook(tenant.id, { url: 'https://x.test/h', events: ['balance_low'] }), { code: 'bad_request', message: /threshold/ });
+      await t.rejects(ledger.setWebhook('missing', { url: 'https://x.test/h' }), { code: 'not_found' });
+      const set = await ledger.setWebhook(tenant.id, { url: 'http://127.0.0.1:9/hook', threshold: 5 });
+      t.match(set, { tenantId: tenant.id, url: 'http://127.0.0.1:9/hook', threshold: 5, secret: /^whsec_[A-Za-z0-9_-]{43}$/ });
+      t.same(set.events, ['balance_low', 'budget_exhausted', 'plan_changed', 'best_effort_entered', 'best_effort_left']);
+      t.same(await ledger.getWebhook(tenant.id), set);
+      const again = await ledger.setWebhook(tenant.id, { url: 'https://hooks.example/x', events: ['plan_changed'] });
+      t.not(again.secret, set.secret, 'a new secret on every set');
+      t.equal(again.threshold, null);
+      t.equal(await ledger.deleteWebhook(tenant.id), true);
+      t.equal(await ledger.getWebhook(tenant.id), null);
+      t.equal(await ledger.deleteWebhook(tenant.id), false);
+    });
+
+    t.test('notify - crossing the threshold and running out append one event each, refusals are counted', async (t) => {
+      const { ledger, clock } = await backend.make(t);
+      await ledger.putPlan('tiny', { tokensPerHour: 10 });
+      const tenant = await ledger.createTenant({ name: 'n', plan: 'tiny' });
+      await ledger.setWebhook(tenant.id, { url: 'http://localhost:1/h', threshold: 3 });
+      await debitN(ledger, tenant.id, 6);
+      t.same(await ledger.pendingEvents(tenant.id), [], 'remaining 4: above the threshold');
+      await debitN(ledger, tenant.id, 1);
+      t.same(types(await ledger.pendingEvents(tenant.id)), ['balance_low']);
+      await debitN(ledger, tenant.id, 3);
+      const denied = await debitN(ledger, tenant.id, 3);
+      t.ok(denied.every((r) => !r.ok), 'then refused');
+      await ledger.refund(tenant.id, 'f-none', 'failed');
+      const events = await ledger.pendingEvents(tenant.id);
+      t.same(types(events), ['balance_low', 'budget_exhausted'], 'exactly once each');
+      const resetAt = new Date(Date.UTC(2026, 0, 15, 11)).toISOString();
+      t.match(events[0], { id: /^ev_/, tenantId: tenant.id, at: new Date(clock.ms).toISOString(), attempts: 0 });
+      t.same(events[0].data, { remaining: 3, threshold: 3, resetAt });
+      t.same(events[1].data, { remaining: 0, resetAt, plan: 'tiny', bestEffort: false });
+      t.not(events[0].id, events[1].id);
+      const u = await ledger.usage(tenant.id);
+      t.same(u.refusals, [{ hour: new Date(Date.UTC(2026, 0, 15, 10)).toISOString(), reason: 'insufficient_tokens', count: 3 }]);
+
+      // A new budget period (next hour) may notify again; a top-up too.
+      clock.advance(3_600_000);
+      await debitN(ledger, tenant.id, 10);
+      t.same(types(await ledger.pendingEvents(tenant.id)), ['balance_low', 'budget_exhausted', 'balance_low', 'budget_exhausted']);
+      await ledger.topup(tenant.id, 2);
+      await debitN(ledger, tenant.id, 2);
+      t.same(types(await ledger.pendingEvents(tenant.id)).slice(4), ['balance_low', 'budget_exhausted']);
+    });
+
+    t.test('notify - concurrent debits from two connections never duplicate an event', async (t) => {
+      const { ledger, reopen } = await backend.make(t);
+      const other = await reopen();
+      await ledger.putPlan('tiny', { tokensPerHour: 40 });
+      const tenant = await ledger.createTenant({ name: 'c', plan: 'tiny' });
+      await ledger.setWebhook(tenant.id, { url: 'http://localhost:1/h', threshold: 20 });
+      const all = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? ledger : other).debit(tenant.id, { cost: 1, model: 'yolox-nano', frameId: `cc${i}` })),
+      );
+      t.equal(all.filter((r) => r.ok).length, 40);
+      t.same(types(await ledger.pendingEvents(tenant.id)), ['balance_low', 'budget_exhausted']);
+    });
+
+    t.test('notify - plan changes by an operator or the elastic rule, only for subscribed events', async (t) => {
+      const { ledger } = await backend.make(t);
+      const tenant = await ledger.createTenant({ name: 'p' });
+      await ledger.setPlan(tenant.id, 'starter');
+      t.same(await ledger.pendingEvents(tenant.id), [], 'no webhook: nothing kept');
+      await ledger.setWebhook(tenant.id, { url: 'http://localhost:1/h', events: ['plan_changed'] });
+      await ledger.setPlan(tenant.id, 'pro', { actor: 'ops' });
+      await ledger.setPlan(tenant.id, 'pro');
+      await ledger.setPlan(tenant.id, 'pro', { elastic: { minPlan: 'starter', maxPlan: 'enterprise' } });
+      const decision = await ledger.applyElastic(tenant.id);
+      t.equal(decision.action, 'stay', 'no usage yet');
+      await ledger.setPlan(tenant.id, 'free', { actor: 'ops' });
+      const moved = await ledger.applyElastic(tenant.id);
+      t.match(moved, { action: 'up', toPlan: 'starter' });
+      const events = await ledger.pendingEvents(tenant.id);
+      t.same(events.map((e) => e.data), [
+        { fromPlan: 'starter', toPlan: 'pro', actor: 'ops' },
+        { fromPlan: 'pro', toPlan: 'free', actor: 'ops' },
+        { fromPlan: 'free', toPlan: 'starter', actor: 'elastic' },
+      ]);
+      await debitN(ledger, tenant.id, 5000);
+      t.same(types(await ledger.pendingEvents(tenant.id)), ['plan_changed', 'plan_changed', 'plan_changed'], 'balance events not subscribed');
+    });
+
+    t.test('notify - best-effort lane entered once and left on the next charged frame', async (t) => {
+      const { ledger, clock } = await backend.make(t);
+      await ledger.putPlan('be', { tokensPerHour: 2, overflow: 'best-effort' });
+      const tenant = await ledger.createTenant({ name: 'b', plan: 'be' });
+      await ledger.setWebhook(tenant.id, { url: 'http://localhost:1/h', events: ['budget_exhausted', 'best_effort_entered', 'best_effort_left'] });
+      const r = await debitN(ledger, tenant.id, 5);
+      t.same(r.map((x) => x.ok && x.lane), ['standard', 'standard', 'best-effort', 'best-effort', 'best-effort']);
+      clock.advance(3_600_000);
+      await debitN(ledger, tenant.id, 2);
+      const events = await ledger.pendingEvents(tenant.id);
+      t.same(types(events), ['budget_exhausted', 'best_effort_entered', 'best_effort_left', 'budget_exhausted']);
+      t.match(events[0].data, { plan: 'be', bestEffort: true });
+    });
+
+    t.test('notify - claim hides events for a lease; attempts are logged, counted, retried and settled', async (t) => {
+      const { ledger, clock } = await backend.make(t);
+      await ledger.putPlan('tiny', { tokensPerHour: 2 });
+      const a = await ledger.createTenant({ name: 'a', plan: 'tiny' });
+      const b = await ledger.createTenant({ name: 'b', plan: 'tiny' });
+      for (const x of [a, b]) await ledger.setWebhook(x.id, { url: 'http://localhost:1/h', threshold: 1 });
+      await debitN(ledger, a.id, 2);
+      clock.advance(10);
+      await debitN(ledger, b.id, 2);
+      const first = await ledger.claimEvents({ limit: 3, leaseMs: 5000 });
+      t.same(first.map((e) => [e.tenantId, e.type]), [[a.id, 'balance_low'], [a.id, 'budget_exhausted'], [b.id, 'balance_low']], 'oldest first');
+      t.same(types(await ledger.claimEvents({ limit: 10, leaseMs: 5000 })), ['budget_exhausted'], 'claimed ones are hidden');
+      t.same(await ledger.claimEvents({ limit: 10, leaseMs: 5000 }), []);
+
+      await ledger.completeEvent(first[0], { outcome: 'retrying', status: 500, error: 'HTTP 500', durationMs: 12, nextAttemptAt: clock.ms + 1000 });
+      await ledger.completeEvent(first[1], { outcome: 'delivered', status: 204, durationMs: 3 });
+      await ledger.completeEvent(first[1], { outcome: 'delivered', status: 204, durationMs: 3 });
+      t.same(await ledger.claimEvents({ limit: 10, leaseMs: 5000 }), [], 'the retry is not due yet');
+      clock.advance(1000);
+      const retried = await ledger.claimEvents({ limit: 10, leaseMs: 5000 });
+      t.same(retried.map((e) => [e.id, e.attempts]), [[first[0].id, 1]]);
+      await ledger.completeEvent(retried[0], { outcome: 'failed', status: null, error: 'timeout', durationMs: 300 });
+      t.same(await ledger.pendingEvents(a.id), [], 'settled events leave the outbox');
+
+      const log = await ledger.deliveries(a.id);
+      t.same(log.map((d) => [d.type, d.attempt, d.outcome, d.status]), [
+        ['balance_low', 2, 'failed', null],
+        ['budget_exhausted', 1, 'delivered', 204],
+        ['balance_low', 1, 'retrying', 500],
+      ], 'newest first; a repeated completion of a settled event is ignored');
+      t.match(log[0], { eventId: first[0].id, error: 'timeout', durationMs: 300 });
+      t.notOk('error' in log[1]);
+      t.same((await ledger.usage(a.id)).notifications, [
+        { type: 'balance_low', outcome: 'failed', count: 1 },
+        { type: 'balance_low', outcome: 'retrying', count: 1 },
+        { type: 'budget_exhausted', outcome: 'delivered', count: 1 },
+      ]);
+      t.same(await ledger.deliveries(b.id), []);
+      t.equal(await ledger.deleteWebhook(b.id), true);
+      t.same(await ledger.pendingEvents(b.id), [], 'removing the webhook drops its pending events');
+      clock.advance(10_000);
+      t.same(await ledger.claimEvents({ limit: 10, leaseMs: 5000 }), []);
+      await t.rejects(ledger.completeEvent(first[0], { outcome: 'retrying', status: 500, durationMs: 1 }), { code: 'bad_request' });
+    });
+  });
+}
+
 t.test('ledger - Redis outage: LedgerUnavailableError quickly, nothing charged, recovery after restart', async (t) => {
   const own = await startRedis(t);
   const clock = new FakeClock();
