@@ -20,3 +20,6 @@ export type { TenantRoutesOptions } from './admin/index.js';
 // Autoscaler (forecaster, planner, reconcile loop, node providers, simulator): full surface in ./autoscaler/index.js.
 export { Autoscaler, createProvider, poolRoutes, runSim, schedulerClusterPort } from './autoscaler/index.js';
 export type { AutoscalerOptions, ClusterPort, NodeProvider, ProviderConfig, RunSimOptions, RunSimOutput } from './autoscaler/index.js';
+// Tenant webhooks (issue #9): the outbox notifier and its signatures.
+export { Notifier, SIGNATURE_HEADER, retryDelayMs, signWebhook, verifyWebhook, webhookPayload } from './notify/index.js';
+export type { NotifierLedger, NotifierOptions } from './notify/index.js';

@@ -8,9 +8,11 @@ import { silentLogger } from '../protocol/index.js';
 import type { Logger } from '../protocol/index.js';
 import { buildAdminApp, nodesRoutes } from './admin/index.js';
 import type { AdminPlugin } from './admin/index.js';
+import { Autoscaler, poolRoutes, schedulerClusterPort } from './autoscaler/index.js';
+import type { AutoscalerOptions } from './autoscaler/index.js';
 import { SchedulerMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
-import type { Frame } from './scheduler.js';
+import type { Frame, SchedulerOptions } from './scheduler.js';
 import type { TenantQueue } from './lanes.js';
 
 /** Options of {@link runScheduler}. */
@@ -33,6 +35,8 @@ export interface RunSchedulerOptions {
   perTenantLimit?: number;
   /** Lane queue factory (default: the weighted fair queue). */
   createQueue?: (perTenantLimit: number) => TenantQueue<Frame>;
+  /** CURVE server keys for the worker and gateway sockets (SPEC.md §13; default: plain TCP). */
+  curve?: SchedulerOptions['curve'];
   /** prom-client registry (default: a fresh one, never the global default). */
   metricsRegistry?: MetricsRegistry;
   /** More admin route plugins (tenants, plans, pool…), registered behind the admin token. */
@@ -40,11 +44,21 @@ export interface RunSchedulerOptions {
   logger?: Logger;
   /** Close on SIGTERM/SIGINT (default true). */
   handleSignals?: boolean;
+  /**
+   * Autoscaling (SPEC.md §9): a node provider and the pool's bounds. The
+   * reconcile loop runs in this process, fed by every admitted frame, and
+   * `GET|PUT /v1/pool`, `GET /v1/pool/forecast` and `POST /v1/nodes/provision`
+   * join the admin API. The provider is closed with the scheduler (the local
+   * provider stops its worker processes; remote hosts are left running).
+   */
+  autoscaling?: Omit<AutoscalerOptions, 'cluster' | 'metricsRegistry' | 'logger'>;
 }
 
 /** A running scheduler process. */
 export interface SchedulerHandle {
   scheduler: Scheduler;
+  /** The reconcile loop, when autoscaling is on. */
+  autoscaler?: Autoscaler;
   metricsRegistry: MetricsRegistry;
   /** Bound endpoints, e.g. `tcp://0.0.0.0:5555`. */
   workerEndpoint: string;
@@ -81,7 +95,7 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
   const adminPort = port(opts.adminPort, 'adminPort', 8081);
   const metricsRegistry = opts.metricsRegistry ?? new MetricsRegistry();
   // The gauges read the scheduler when scraped; it is created right after them.
-  const ref: { scheduler?: Scheduler } = {};
+  const ref: { scheduler?: Scheduler; autoscaler?: Autoscaler } = {};
   const metrics = new SchedulerMetrics(metricsRegistry, {
     queueDepth: (lane) => ref.scheduler?.queueDepth(lane) ?? 0,
     nodeCounts: () => (ref.scheduler as Scheduler).registry.counts(),
@@ -96,13 +110,23 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     maxRequeues: opts.maxRequeues,
     perTenantLimit: opts.perTenantLimit,
     createQueue: opts.createQueue,
+    curve: opts.curve,
+    onAdmit: opts.autoscaling ? (model, cost) => ref.autoscaler?.recordTokens(model, cost) : undefined,
   });
   ref.scheduler = s;
+  const autoscaler = opts.autoscaling
+    ? new Autoscaler({ ...opts.autoscaling, cluster: schedulerClusterPort(s, { logger }), metricsRegistry, logger })
+    : undefined;
+  ref.autoscaler = autoscaler;
   const app = await buildAdminApp({
     adminToken: opts.adminToken,
     metricsRegistry,
     logger,
-    plugins: [{ plugin: nodesRoutes, opts: { admin: s } }, ...(opts.adminPlugins ?? [])],
+    plugins: [
+      { plugin: nodesRoutes, opts: { admin: s, onRetire: autoscaler ? (id: string) => autoscaler.terminate(id, 'operator retire') : undefined } },
+      ...(autoscaler ? [{ plugin: poolRoutes, opts: { autoscaler } }] : []),
+      ...(opts.adminPlugins ?? []),
+    ],
     health: () => ({ nodes: s.registry.counts().ready }),
   });
   let endpoints;
@@ -112,8 +136,10 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
   } catch (err) {
     await s.close();
     await app.close();
+    await autoscaler?.close();
     throw err;
   }
+  autoscaler?.start();
   const address = app.server.address();
   const boundAdmin = typeof address === 'object' && address ? address.port : adminPort;
   const adminUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundAdmin}`;
@@ -131,6 +157,8 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       await app.close();
+      // Local workers are stopped (and drain) while the scheduler still answers them.
+      await autoscaler?.close();
       await s.close();
       logger.info({}, 'scheduler stopped');
       resolveClosed();
@@ -143,6 +171,7 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
   }
   return {
     scheduler: s,
+    autoscaler,
     metricsRegistry,
     workerEndpoint: endpoints.workers,
     clientEndpoint: endpoints.clients,

@@ -8,22 +8,9 @@
 import { ErrorCode, YoloscaleError } from '../protocol/index.js';
 import type { ModelInfo, RegisterMessage } from '../protocol/index.js';
 
-/** Every node state. */
-export const NodeState = Object.freeze({
-  provisioning: 'provisioning',
-  booting: 'booting',
-  ready: 'ready',
-  cordoned: 'cordoned',
-  draining: 'draining',
-  retired: 'retired',
-  failed: 'failed',
-} as const);
-
-/** Union of the states above. */
-export type NodeState = (typeof NodeState)[keyof typeof NodeState];
-
-/** States in display order. */
-export const NODE_STATES: readonly NodeState[] = Object.freeze(Object.values(NodeState));
+// Node states of SPEC.md §6 are defined once, with the autoscaler's vocabulary.
+import { NODE_STATES, NodeState } from './autoscaler/types.js';
+export { NODE_STATES, NodeState };
 
 /** One node as the scheduler tracks it. Mutable by the registry only. */
 export interface NodeRecord {

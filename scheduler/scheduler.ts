@@ -13,10 +13,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, MessageKind, RouterSocket, silentLogger } from '../protocol/index.js';
-import type { DetectParams, DropReason, FrameOutcome, Lane, Logger, Message, ModelInfo, ReplyOutcome } from '../protocol/index.js';
+import type { CurveServerOptions, DetectParams, DropReason, FrameOutcome, Lane, Logger, Message, ModelInfo, ReplyOutcome, SubmitFrameHeader } from '../protocol/index.js';
 import { MicroBatcher, checkBatcherOptions } from './batcher.js';
 import type { Batch } from './batcher.js';
-import { LANE_ORDER, LaneQueues } from './lanes.js';
+import { LANE_ORDER, LaneQueues, headroomSlots } from './lanes.js';
 import type { TenantQueue } from './lanes.js';
 import type { SchedulerMetrics } from './metrics.js';
 import { NodeState, Registry, nodeView, offers, place } from './registry.js';
@@ -29,7 +29,11 @@ export interface SchedulerOptions {
   metrics?: SchedulerMetrics;
   /** Most frames per batch (default 16). */
   maxBatch?: number;
-  /** Longest wait of a batch's first frame for company, ms (default 2). */
+  /**
+   * Longest wait of an open batch, ms (default 2). Batches go as soon as a
+   * worker has a free slot, holding what was already waiting; this bounds
+   * the wait of a batch that found no worker before it is tried again.
+   */
   maxDelayMs?: number;
   /** Heartbeat period told to workers, ms (default 1,000). */
   heartbeatMs?: number;
@@ -41,6 +45,10 @@ export interface SchedulerOptions {
   perTenantLimit?: number;
   /** Builds each lane's tenant queue (default: the weighted fair queue). */
   createQueue?: (perTenantLimit: number) => TenantQueue<Frame>;
+  /** Called for every admitted frame with its model and token cost (feeds the autoscaler's demand series). */
+  onAdmit?: (model: string, cost: number) => void;
+  /** CURVE server keys for both ROUTERs (SPEC.md §13; default: plain TCP). Workers and gateways then need the matching public key. */
+  curve?: CurveServerOptions;
 }
 
 /** A frame inside the scheduler. */
@@ -70,6 +78,7 @@ export interface Frame {
 
 interface InFlightBatch {
   id: number;
+  model: string;
   node: NodeRecord;
   frames: Frame[];
   sentAt: number;
@@ -101,6 +110,7 @@ function int(v: unknown, name: string, min: number): void {
 /** The scheduler: see the module comment. */
 export class Scheduler {
   readonly #logger: Logger;
+  readonly #onAdmit: ((model: string, cost: number) => void) | undefined;
   readonly #metrics: SchedulerMetrics | undefined;
   readonly #registry = new Registry();
   readonly #lanes: LaneQueues<Frame>;
@@ -111,7 +121,9 @@ export class Scheduler {
   readonly #deadAfterMs: number;
   readonly #maxRequeues: number;
   readonly #inflight = new Map<number, InFlightBatch>();
+  /** Frames re-queued after a lost worker, served first; `#retry[#retryHead]` is the next (O(1) pops). */
   #retry: Frame[] = [];
+  #retryHead = 0;
   #frameSeq = 0;
   #batchSeq = 0;
   #inFlightFrames = 0;
@@ -120,8 +132,11 @@ export class Scheduler {
   #dueAt = Infinity;
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #curve: boolean;
   readonly #outbox = new Map<string, { peer: Buffer; outcomes: ReplyOutcome[] }>();
   #flushQueued = false;
+  #lastPeer: Buffer | undefined;
+  #lastPeerKey = '';
 
   constructor(opts: SchedulerOptions = {}) {
     const b = checkBatcherOptions(opts);
@@ -130,6 +145,8 @@ export class Scheduler {
     int(opts.maxRequeues, 'maxRequeues', 0);
     int(opts.perTenantLimit, 'perTenantLimit', 1);
     this.#logger = opts.logger ?? silentLogger;
+    this.#onAdmit = opts.onAdmit;
+    this.#curve = opts.curve !== undefined;
     this.#metrics = opts.metrics;
     this.#heartbeatMs = opts.heartbeatMs ?? 1_000;
     this.#deadAfterMs = opts.deadAfterMs ?? 3_000;
@@ -137,8 +154,8 @@ export class Scheduler {
     this.#batcher = new MicroBatcher<Frame>(b);
     this.#lanes = new LaneQueues<Frame>({ perTenantLimit: opts.perTenantLimit, createQueue: opts.createQueue });
     const dropped = (socket: string) => (reason: DropReason) => this.#metrics?.dropped.inc({ socket, reason });
-    this.#workers = new RouterSocket({ name: 'workers', logger: this.#logger, onDrop: dropped('workers') });
-    this.#clients = new RouterSocket({ name: 'clients', logger: this.#logger, onDrop: dropped('clients') });
+    this.#workers = new RouterSocket({ name: 'workers', logger: this.#logger, onDrop: dropped('workers'), curve: opts.curve });
+    this.#clients = new RouterSocket({ name: 'clients', logger: this.#logger, onDrop: dropped('clients'), curve: opts.curve });
     this.#workers.onMessage((peer, m, images) => this.#onWorker(peer, m, images));
     this.#clients.onMessage((peer, m, images) => this.#onClient(peer, m, images));
   }
@@ -153,7 +170,7 @@ export class Scheduler {
     const workers = await this.#workers.bind(workerEndpoint);
     const clients = await this.#clients.bind(clientEndpoint);
     this.#sweepTimer = setInterval(() => this.#sweep(), 100);
-    this.#logger.info({ workers, clients }, 'scheduler listening');
+    this.#logger.info({ workers, clients, curve: this.#curve }, 'scheduler listening');
     return { workers, clients };
   }
 
@@ -162,7 +179,7 @@ export class Scheduler {
     if (this.#closed) return;
     clearInterval(this.#sweepTimer);
     clearTimeout(this.#dueTimer);
-    const leftovers: Frame[] = [...this.#retry, ...this.#batcher.removeWhere(() => true)];
+    const leftovers: Frame[] = [...this.#retry.slice(this.#retryHead), ...this.#batcher.removeWhere(() => true)];
     for (let f = this.#lanes.pop(); f; f = this.#lanes.pop()) leftovers.push(f);
     for (const b of this.#inflight.values()) leftovers.push(...b.frames);
     for (const f of leftovers) if (!f.done) this.#fail(f, ErrorCode.noCapacity, 'scheduler shutting down', 1);
@@ -201,7 +218,7 @@ export class Scheduler {
   /** Queue depths, for `GET /v1/queue`. */
   queue(): QueueView {
     const lanes = Object.fromEntries(LANE_ORDER.map((l) => [l, this.#lanes.depth(l)])) as Record<Lane, number>;
-    return { lanes, retry: this.#retry.length, batching: this.#batcher.size, inFlight: this.#inFlightFrames, maxBatch: this.#batcher.maxBatch, maxDelayMs: this.#batcher.maxDelayMs };
+    return { lanes, retry: this.#retry.length - this.#retryHead, batching: this.#batcher.size, inFlight: this.#inFlightFrames, maxBatch: this.#batcher.maxBatch, maxDelayMs: this.#batcher.maxDelayMs };
   }
 
   /** Frames waiting in one lane (metrics). */
@@ -273,7 +290,9 @@ export class Scheduler {
     node.batches--;
     node.framesDone += batch.frames.length;
     this.#inFlightFrames -= batch.frames.length;
-    const nowEpoch = Date.now();
+    // One model per batch: the counters move once per batch, not once per frame.
+    let ok = 0;
+    let tokens = 0;
     for (const f of batch.frames) {
       if (f.done) continue;
       const o = byId.get(f.id);
@@ -285,12 +304,15 @@ export class Scheduler {
         r.timing.queueMs = f.dispatchedAt - f.receivedAt + r.timing.queueMs;
         r.timing.totalMs = now - f.receivedAt;
         this.#reply(f.client, { seq: f.seq, result: r });
-        if (this.#metrics) {
-          this.#metrics.frames.inc({ model: f.model, outcome: 'ok' });
-          this.#metrics.inferenceSeconds.observe(r.timing.inferMs / 1000);
-          this.#metrics.tokenRate.add(f.model, f.cost, nowEpoch);
-        }
+        ok++;
+        tokens += f.cost;
+        this.#metrics?.inferenceSeconds.observe(r.timing.inferMs / 1000);
+        this.#metrics?.queueWaitSeconds.observe(r.timing.queueMs / 1000);
       }
+    }
+    if (this.#metrics && ok > 0) {
+      this.#metrics.frames.inc({ model: batch.model, outcome: 'ok' }, ok);
+      this.#metrics.tokenRate.add(batch.model, tokens, Date.now());
     }
     if (node.state === NodeState.draining) this.#settle(node);
     this.#schedulePump();
@@ -328,16 +350,20 @@ export class Scheduler {
       case MessageKind.submit: {
         const now = performance.now();
         const ready = this.#registry.ready();
-        m.frames.forEach((h, i) => {
-          const refuse = (code: ErrorCode, message: string, retryAfterS?: number) => {
-            this.#reply(peer, { seq: h.seq, error: retryAfterS === undefined ? { code, message } : { code, message, retryAfterS } });
-            // Model names nobody offers are not used as label values (unbounded cardinality).
-            this.#metrics?.frames.inc({ model: code === ErrorCode.unknownModel ? 'unknown' : h.model, outcome: code });
-          };
-          if (h.budgetMs <= 0) return refuse(ErrorCode.deadlineExceeded, 'deadline passed before the frame reached the scheduler');
-          if (!ready.some((n) => offers(n, h.model))) {
-            if (ready.length === 0) return refuse(ErrorCode.noCapacity, 'no worker node is ready', 1);
-            return refuse(ErrorCode.unknownModel, `no ready worker offers model "${h.model}"`);
+        // Whether a ready node offers the model, asked once per model of the message.
+        const offered = new Map<string, boolean>();
+        for (let i = 0; i < m.frames.length; i++) {
+          const h = m.frames[i];
+          if (h.budgetMs <= 0) {
+            this.#refuse(peer, h, ErrorCode.deadlineExceeded, 'deadline passed before the frame reached the scheduler');
+            continue;
+          }
+          let known = offered.get(h.model);
+          if (known === undefined) offered.set(h.model, (known = ready.some((n) => offers(n, h.model))));
+          if (!known) {
+            if (ready.length === 0) this.#refuse(peer, h, ErrorCode.noCapacity, 'no worker node is ready', 1);
+            else this.#refuse(peer, h, ErrorCode.unknownModel, `no ready worker offers model "${h.model}"`);
+            continue;
           }
           const frame: Frame = {
             id: ++this.#frameSeq,
@@ -359,9 +385,11 @@ export class Scheduler {
           };
           // Cost 0 (best-effort) still takes a turn in the fair order.
           if (!this.#lanes.push(frame.lane, frame.tenant, frame.weight, Math.max(frame.cost, 1e-3), frame)) {
-            return refuse(ErrorCode.overloaded, `tenant queue full in lane ${frame.lane}`, 1);
+            this.#refuse(peer, h, ErrorCode.overloaded, `tenant queue full in lane ${frame.lane}`, 1);
+            continue;
           }
-        });
+          this.#onAdmit?.(frame.model, frame.cost);
+        }
         this.#schedulePump();
         return;
       }
@@ -372,6 +400,13 @@ export class Scheduler {
         this.#metrics?.dropped.inc({ socket: 'clients', reason: 'unexpected' });
         this.#logger.debug({ kind: m.kind }, 'unexpected message from a client; dropped');
     }
+  }
+
+  /** Answers a submitted frame that was not admitted. */
+  #refuse(peer: Buffer, h: SubmitFrameHeader, code: ErrorCode, message: string, retryAfterS?: number): void {
+    this.#reply(peer, { seq: h.seq, error: retryAfterS === undefined ? { code, message } : { code, message, retryAfterS } });
+    // Model names nobody offers are not used as label values (unbounded cardinality).
+    this.#metrics?.frames.inc({ model: code === ErrorCode.unknownModel ? 'unknown' : h.model, outcome: code });
   }
 
   #status(): Message {
@@ -389,7 +424,12 @@ export class Scheduler {
 
   /** Queues an outcome for a gateway; outcomes ready in the same tick go in one `reply`. */
   #reply(peer: Buffer, outcome: ReplyOutcome): void {
-    const key = peer.toString('latin1');
+    // Frames of one submit share their peer buffer: its key is computed once.
+    if (peer !== this.#lastPeer) {
+      this.#lastPeer = peer;
+      this.#lastPeerKey = peer.toString('latin1');
+    }
+    const key = this.#lastPeerKey;
     let box = this.#outbox.get(key);
     if (!box) this.#outbox.set(key, (box = { peer, outcomes: [] }));
     box.outcomes.push(outcome);
@@ -423,16 +463,34 @@ export class Scheduler {
   }
 
   #nextWaiting(): Frame | undefined {
-    if (this.#retry.length > 0) return this.#retry.shift();
-    return this.#lanes.pop();
+    if (this.#retry.length === 0) return this.#lanes.pop();
+    const f = this.#retry[this.#retryHead++];
+    // Emptied: start over, so `#retry.length === 0` means no retries waiting.
+    if (this.#retryHead >= this.#retry.length) {
+      this.#retry = [];
+      this.#retryHead = 0;
+    }
+    return f;
   }
 
-  /** Moves frames from the lanes into batches while workers have free slots, and sends batches that are full, due, or have an idle worker. */
+  /**
+   * Moves frames from the lanes into batches while workers have free slots,
+   * and sends every open batch a worker has a free slot for at once: a batch
+   * holds what was already waiting (a backlog makes big batches, a quiet
+   * cluster sends single frames with no added delay). A batch no worker can
+   * take now waits for the next result, registration or its `maxDelayMs`.
+   */
   #pump(): void {
     const now = performance.now();
     let free = -this.#batcher.size;
-    for (const n of this.#registry.ready()) free += Math.max(0, n.slots - n.inFlight);
+    let slots = 0;
+    for (const n of this.#registry.ready()) {
+      free += Math.max(0, n.slots - n.inFlight);
+      slots += n.slots;
+    }
     while (free > 0) {
+      // A lone backlogged tenant leaves some headroom for others' arrivals (re-queued frames always go).
+      if (this.#retry.length === 0 && free <= headroomSlots(slots, this.#lanes.tenantsWaiting())) break;
       const f = this.#nextWaiting();
       if (!f) break;
       if (f.done) continue;
@@ -445,18 +503,10 @@ export class Scheduler {
       if (full) this.#dispatch(full, now);
     }
     for (const model of this.#batcher.models()) {
-      if (this.#batcher.isDue(model, now) || this.#idleNode(model)) {
-        const b = this.#batcher.take(model);
-        if (b) this.#dispatch(b, now);
-      }
+      const b = this.#batcher.take(model);
+      if (b) this.#dispatch(b, now);
     }
     this.#armDueTimer(now);
-  }
-
-  /** A ready node offering the model that runs fewer batches than it has threads. */
-  #idleNode(model: string): boolean {
-    for (const n of this.#registry.ready()) if (n.batches < n.threads && n.inFlight < n.slots && offers(n, model)) return true;
-    return false;
   }
 
   #armDueTimer(now: number): void {
@@ -493,7 +543,7 @@ export class Scheduler {
         f.attempts++;
         f.dispatchedAt = now;
       }
-      this.#inflight.set(id, { id, node: p.node, frames: chunk, sentAt: now });
+      this.#inflight.set(id, { id, model: batch.model, node: p.node, frames: chunk, sentAt: now });
       this.#metrics?.batchSize.observe(chunk.length);
     }
     if (items.length > 0) this.#batcher.restore({ model: batch.model, items, openedAt: batch.openedAt });

@@ -1,7 +1,9 @@
+import { completionCommand } from '../completion.js';
 import type { CommandSpec } from '../context.js';
 import { benchCommand } from './bench.js';
 import { detectCommand } from './detect.js';
 import { evalCommand } from './eval.js';
+import { keysCommand } from './keys.js';
 import { modelsCommand } from './models.js';
 import { nodesCommand } from './nodes.js';
 import { poolCommand, queueCommand } from './pool.js';
@@ -34,4 +36,6 @@ export const COMMANDS: readonly CommandSpec[] = Object.freeze([
   simCommand,
   benchCommand,
   setupCudaCommand,
+  keysCommand,
+  completionCommand(() => COMMANDS),
 ]);

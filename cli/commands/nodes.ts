@@ -60,6 +60,20 @@ async function drainWait(ctx: CommandContext, id: string, timeoutS: number): Pro
   }
 }
 
+/** What the provider did for a retire (SPEC.md §9), as `GET /v1/nodes/:id/retire` reports it. */
+interface ProviderReport {
+  provider: string;
+  requestId?: string;
+  terminated: boolean;
+  errors: string[];
+}
+
+function providerLine(p: ProviderReport): string {
+  if (!p.requestId) return `not a ${p.provider} provider node: its machine or process was left as it is`;
+  if (p.terminated) return `provider ${p.provider} terminated it (request ${p.requestId})`;
+  return `provider ${p.provider} could not terminate it (request ${p.requestId}): ${p.errors.join('; ')}`;
+}
+
 export const nodesCommand: CommandSpec = {
   name: 'nodes',
   summary: 'List, inspect, cordon, drain, retire and provision worker nodes',
@@ -99,19 +113,23 @@ export const nodesCommand: CommandSpec = {
       case 'uncordon':
       case 'retire':
       case 'drain': {
-        const node = await admin.request<NodeRow>('POST', `/v1/nodes/${needId()}/${sub}`);
+        const node = await admin.request<NodeRow & { provider?: ProviderReport }>('POST', `/v1/nodes/${needId()}/${sub}`);
         if (sub === 'drain' && values.wait) return drainWait(ctx, id as string, intFlag('timeout-s', values['timeout-s'] as string | undefined) ?? 600);
         if (ctx.global.json) printJson(ctx.io, node);
-        else ctx.io.stdout.write(`${id}: ${node?.state ?? sub}\n`);
-        return 0;
+        else ctx.io.stdout.write(`${id}: ${node?.state ?? sub}${node?.provider ? `; ${providerLine(node.provider)}` : ''}\n`);
+        return node?.provider && node.provider.errors.length > 0 ? 1 : 0;
       }
       case 'provision': {
         if (!values.type) throw new UsageError('nodes provision needs --type T', USAGE[4]);
         const count = intFlag('count', (values.count as string | undefined) ?? '1') as number;
-        const res = await admin.request<Record<string, unknown>>('POST', '/v1/nodes/provision', { type: values.type, count });
+        const res = await admin.request<{ provider: string; requestId: string; ids: string[]; errors: string[] }>('POST', '/v1/nodes/provision', { type: values.type, count });
         if (ctx.global.json) printJson(ctx.io, res);
-        else ctx.io.stdout.write(`${Object.entries(res).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
-        return 0;
+        else {
+          ctx.io.stdout.write(`provider ${res.provider} launched ${res.ids.length ? res.ids.join(', ') : 'nothing'} (request ${res.requestId})\n`);
+          for (const e of res.errors) ctx.io.stdout.write(`  error: ${e}\n`);
+          if (res.ids.length) ctx.io.stdout.write(`  watch them boot with: yoloscale nodes ls\n`);
+        }
+        return res.errors.length > 0 ? 1 : 0;
       }
       default:
         throw new UsageError(`unknown sub-command "nodes ${sub}"`, USAGE.join(' | '));

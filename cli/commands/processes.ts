@@ -1,13 +1,14 @@
 import { applyElasticPlans, openLedger } from '../../ledger/index.js';
 import { createLogger } from '../../protocol/index.js';
-import { runScheduler, tenantRoutes } from '../../scheduler/index.js';
+import { Notifier, runScheduler, tenantRoutes } from '../../scheduler/index.js';
 import { runGateway } from '../../gateway/index.js';
 import { runWorker } from '../../worker/index.js';
 import { ensureAdminToken } from '../admin-token.js';
+import { POOL_FLAGS, POOL_USAGE, poolFromFlags } from '../pool-config.js';
 import type { CommandContext, CommandSpec } from '../context.js';
 import { intFlag, parseCommandArgs } from '../context.js';
 import { UsageError } from '../errors.js';
-import { resolveSettings, SETTING_FLAGS } from '../settings.js';
+import { curveClient, curveServer, resolveSettings, SETTING_FLAGS } from '../settings.js';
 
 /** How often the scheduler re-evaluates elastic plans. */
 const ELASTIC_SWEEP_MS = 5 * 60_000;
@@ -27,13 +28,23 @@ function untilSignal(): Promise<void> {
 export const schedulerCommand: CommandSpec = {
   name: 'scheduler',
   summary: 'Run the head node: worker and gateway sockets, fair-share queues, admin API',
-  usage: ['scheduler [--worker-port 5555] [--client-port 5556] [--admin-port 8081] [--max-batch N] [--max-delay-ms N] [--data-dir DIR] [--redis-url URL]'],
-  examples: ['yoloscale scheduler', 'YOLOSCALE_ADMIN_TOKEN=secret yoloscale scheduler --admin-port 9081'],
+  usage: [`scheduler [--worker-port 5555] [--client-port 5556] [--admin-port 8081] [--max-batch N] [--max-delay-ms N] [--data-dir DIR] [--redis-url URL] ${POOL_USAGE}`],
+  examples: [
+    'yoloscale scheduler',
+    'YOLOSCALE_ADMIN_TOKEN=secret yoloscale scheduler --admin-port 9081',
+    'yoloscale scheduler --provider local --pool-min 1 --pool-max 3   # autoscale local worker processes',
+    'yoloscale scheduler --provider ssh --pool-config pool.yaml       # autoscale hosts of an inventory',
+  ],
   async run(argv: string[], ctx: CommandContext) {
-    const { values, positionals } = parseCommandArgs(argv, { ...SETTING_FLAGS, 'max-batch': { type: 'string' }, 'max-delay-ms': { type: 'string' } }, this.usage[0]);
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      { ...SETTING_FLAGS, ...POOL_FLAGS, 'max-batch': { type: 'string' }, 'max-delay-ms': { type: 'string' } },
+      this.usage[0],
+    );
     noPositionals(positionals, this.usage[0]);
     const settings = resolveSettings(values, ctx.io.env);
     const logger = createLogger('scheduler');
+    const autoscaling = poolFromFlags(values, ctx.io.env, settings, logger);
     const ledger = await openLedger({ redisUrl: settings.redisUrl, dataDir: settings.dataDir });
     const handle = await runScheduler({
       adminToken: ensureAdminToken(settings),
@@ -43,6 +54,8 @@ export const schedulerCommand: CommandSpec = {
       maxBatch: intFlag('max-batch', values['max-batch'] as string | undefined),
       maxDelayMs: intFlag('max-delay-ms', values['max-delay-ms'] as string | undefined, 0),
       adminPlugins: [{ plugin: tenantRoutes, opts: { ledger } }],
+      curve: curveServer(settings),
+      autoscaling,
       logger,
     });
     logger.info({ workers: handle.workerEndpoint, gateways: handle.clientEndpoint, admin: handle.adminUrl }, 'scheduler listening');
@@ -56,8 +69,12 @@ export const schedulerCommand: CommandSpec = {
       );
     }, ELASTIC_SWEEP_MS);
     sweep.unref();
+    // Tenant webhooks (issue #9): deliver the ledger's outbox from this process.
+    const notifier = new Notifier({ ledger, metricsRegistry: handle.metricsRegistry, logger: logger.child({ part: 'notifier' }) });
+    notifier.start();
     await handle.closed;
     clearInterval(sweep);
+    await notifier.stop();
     await ledger.close();
     return 0;
   },
@@ -66,7 +83,7 @@ export const schedulerCommand: CommandSpec = {
 export const gatewayCommand: CommandSpec = {
   name: 'gateway',
   summary: 'Run the HTTP/WebSocket edge: REST detection, video streams, web page, auth and charging',
-  usage: ['gateway [--port 8080] [--scheduler tcp://HOST:5556] [--data-dir DIR] [--redis-url URL]'],
+  usage: ['gateway [--port 8080] [--scheduler tcp://HOST:5556] [--data-dir DIR] [--redis-url URL] [--topup-url URL]'],
   examples: ['yoloscale gateway', 'yoloscale gateway --scheduler tcp://head.example:5556 --redis-url redis://ledger:6379'],
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, SETTING_FLAGS, this.usage[0]);
@@ -74,7 +91,10 @@ export const gatewayCommand: CommandSpec = {
     const settings = resolveSettings(values, ctx.io.env);
     // `--scheduler` is the global flag (the admin URL for other commands); a tcp:// value names the scheduler's gateway socket.
     const endpoint = ctx.global.scheduler?.startsWith('tcp://') ? ctx.global.scheduler : `tcp://127.0.0.1:${settings.clientPort}`;
-    const gw = await runGateway({ port: settings.port, dataDir: settings.dataDir, redisUrl: settings.redisUrl, schedulerEndpoint: endpoint });
+    const gw = await runGateway({
+      port: settings.port, dataDir: settings.dataDir, redisUrl: settings.redisUrl, schedulerEndpoint: endpoint, schedulerCurve: curveClient(settings),
+      ...(settings.topupUrl ? { topupUrl: settings.topupUrl } : {}),
+    });
     await untilSignal();
     await gw.close();
     return 0;
@@ -84,12 +104,12 @@ export const gatewayCommand: CommandSpec = {
 export const workerCommand: CommandSpec = {
   name: 'worker',
   summary: 'Run a worker node: ONNX Runtime sessions in a thread pool, connected to the scheduler',
-  usage: ['worker [--scheduler tcp://HOST:5555] [--models DIR] [--device auto|cuda|cpu] [--threads N] [--slots N] [--node-id ID] [--echo]'],
+  usage: ['worker [--scheduler tcp://HOST:5555] [--models DIR] [--device auto|cuda|cpu] [--threads N] [--slots N] [--node-id ID] [--echo [--echo-delay-ms N]]'],
   examples: ['yoloscale worker --scheduler tcp://head.example:5555', 'YOLOSCALE_ECHO=1 yoloscale worker --device cpu --threads 2'],
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { ...SETTING_FLAGS, threads: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, echo: { type: 'boolean' } },
+      { ...SETTING_FLAGS, threads: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, echo: { type: 'boolean' }, 'echo-delay-ms': { type: 'string' } },
       this.usage[0],
     );
     noPositionals(positionals, this.usage[0]);
@@ -101,9 +121,14 @@ export const workerCommand: CommandSpec = {
       modelsDir: settings.models,
       device: settings.device,
       threads: intFlag('threads', values.threads as string | undefined),
-      slots: intFlag('slots', values.slots as string | undefined),
+      slots: intFlag('slots', (values.slots as string | undefined) ?? (ctx.io.env.YOLOSCALE_WORKER_SLOTS || undefined)),
       nodeId: (values['node-id'] as string | undefined) ?? (ctx.io.env.YOLOSCALE_NODE_ID || undefined),
       echo: Boolean(values.echo) || ctx.io.env.YOLOSCALE_ECHO === '1',
+      curve: curveClient(settings),
+      // Echo answers after this long per batch: a stand-in for inference time in load tests.
+      // A `local` node (launched by a scheduler's autoscaler) stops with the scheduler that launched it.
+      exitWithParentPid: ctx.io.env.YOLOSCALE_PARENT_PID ? Number(ctx.io.env.YOLOSCALE_PARENT_PID) : undefined,
+      echoDelayMs: intFlag('echo-delay-ms', (values['echo-delay-ms'] as string | undefined) ?? (ctx.io.env.YOLOSCALE_ECHO_DELAY_MS || undefined), 0),
       logger,
     });
     logger.info({ nodeId: handle.nodeId, scheduler }, 'worker started');

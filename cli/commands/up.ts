@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AdminClient } from '../admin-client.js';
 import { ensureAdminToken } from '../admin-token.js';
 import type { CommandSpec } from '../context.js';
-import { parseCommandArgs, printJson } from '../context.js';
+import { intFlag, parseCommandArgs, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
 import { resolveSettings, SETTING_FLAGS } from '../settings.js';
 import type { Settings } from '../settings.js';
@@ -22,6 +22,7 @@ function settingsEnv(s: Settings, token: string): Record<string, string> {
     YOLOSCALE_CLIENT_PORT: String(s.clientPort),
   };
   if (s.redisUrl) env.YOLOSCALE_REDIS_URL = s.redisUrl;
+  if (s.topupUrl) env.YOLOSCALE_TOPUP_URL = s.topupUrl;
   return env;
 }
 
@@ -57,10 +58,28 @@ async function demoKey(admin: AdminClient): Promise<{ tenant: string; key: strin
 export const upCommand: CommandSpec = {
   name: 'up',
   summary: 'Run a whole cluster on this host: scheduler, gateway and local workers',
-  usage: ['up [--workers N] [--models DIR] [--data-dir DIR] [--port N] [--admin-port N] [--device auto|cuda|cpu] [--echo]'],
-  examples: ['yoloscale up', 'yoloscale up --workers 2 --models ./models', 'YOLOSCALE_REDIS_URL=redis://127.0.0.1:6379 yoloscale up'],
+  usage: [
+    'up [--workers N] [--max-workers N] [--models DIR] [--data-dir DIR] [--port N] [--admin-port N] [--device auto|cuda|cpu] [--echo] [--interval-s N] [--idle-timeout-s N] [--cooldown-s N]',
+  ],
+  examples: [
+    'yoloscale up',
+    'yoloscale up --workers 2 --models ./models',
+    'yoloscale up --workers 1 --max-workers 3 --idle-timeout-s 120   # autoscale local workers between 1 and 3',
+    'YOLOSCALE_REDIS_URL=redis://127.0.0.1:6379 yoloscale up',
+  ],
   async run(argv, ctx) {
-    const { values, positionals } = parseCommandArgs(argv, { ...SETTING_FLAGS, echo: { type: 'boolean' } }, this.usage[0]);
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        ...SETTING_FLAGS,
+        echo: { type: 'boolean' },
+        'max-workers': { type: 'string' },
+        'interval-s': { type: 'string' },
+        'idle-timeout-s': { type: 'string' },
+        'cooldown-s': { type: 'string' },
+      },
+      this.usage[0],
+    );
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const settings = resolveSettings(values, ctx.io.env);
     const token = ensureAdminToken(settings);
@@ -81,16 +100,23 @@ export const upCommand: CommandSpec = {
       process.once('SIGTERM', resolve);
     });
 
+    // Workers are the scheduler's to start: its autoscaler keeps `--workers` warm local
+    // worker processes, launches more (up to `--max-workers`) ahead of demand, drains and
+    // retires the extra ones when idle, and replaces a crashed one.
+    const maxWorkers = intFlag('max-workers', values['max-workers'] as string | undefined) ?? Math.max(settings.workers, 4);
+    if (maxWorkers < settings.workers) throw new UsageError(`--max-workers (${maxWorkers}) must be at least --workers (${settings.workers})`, this.usage[0]);
+    const pool = ['--provider', 'local', '--pool-min', String(settings.workers), '--pool-max', String(maxWorkers)];
+    pool.push('--interval-s', String(intFlag('interval-s', values['interval-s'] as string | undefined) ?? 15));
+    pool.push('--idle-timeout-s', String(intFlag('idle-timeout-s', values['idle-timeout-s'] as string | undefined, 0) ?? 60));
+    pool.push('--cooldown-s', String(intFlag('cooldown-s', values['cooldown-s'] as string | undefined, 0) ?? 30));
+
     say(`yoloscale: starting a local cluster (logs in ${logDir})`);
-    sup.start({ name: 'scheduler', args: ['scheduler'], env, restart: true });
+    sup.start({ name: 'scheduler', args: ['scheduler', ...pool], env, restart: true });
     if (!(await waitFor(`${adminUrl}/healthz`, 30_000))) {
       await stop();
       throw new Error(`the scheduler did not come up on ${adminUrl} within 30 s; see ${join(logDir, 'scheduler.log')}`);
     }
     sup.start({ name: 'gateway', args: ['gateway'], env, restart: true });
-    for (let i = 0; i < settings.workers; i++) {
-      sup.start({ name: `worker-${i + 1}`, args: ['worker', '--scheduler', `tcp://127.0.0.1:${settings.workerPort}`], env, restart: true });
-    }
     const ready = await waitFor(`${gatewayUrl}/readyz`, 60_000);
     const demo = await demoKey(new AdminClient({ baseUrl: adminUrl, token }));
     const info = {

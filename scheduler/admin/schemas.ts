@@ -25,6 +25,18 @@ export const NodeSchema = Type.Object({
   framesDone: Type.Integer(),
 });
 
+/** What the node provider did for an operator's retire (present when autoscaling is on). */
+export const ProviderReport = Type.Object({
+  provider: Type.String(),
+  /** The provider's terminate request, absent when the node is not one of the provider's instances. */
+  requestId: Type.Optional(Type.String()),
+  terminated: Type.Boolean(),
+  errors: Type.Array(Type.String()),
+});
+
+/** `POST /v1/nodes/:id/retire`: the node, plus the provider's report when autoscaling is on. */
+export const RetiredNodeSchema = Type.Intersect([NodeSchema, Type.Object({ provider: Type.Optional(ProviderReport) })]);
+
 /** `GET /v1/nodes`. */
 export const NodeListSchema = Type.Object({ nodes: Type.Array(NodeSchema) });
 

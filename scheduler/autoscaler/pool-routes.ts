@@ -73,7 +73,7 @@ export const ProvisionSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-const ProvisionAnswer = Type.Object({ requestId: Type.String(), ids: Type.Array(Type.String()) });
+const ProvisionAnswer = Type.Object({ provider: Type.String(), requestId: Type.String(), ids: Type.Array(Type.String()), errors: Type.Array(Type.String()) });
 
 /** Options of {@link poolRoutes}. */
 export interface PoolRoutesOptions {

@@ -235,13 +235,14 @@ export class Autoscaler {
     this.#tokensSince += tokens;
   }
 
-  /** Starts the loop (a reconcile every `intervalS`, utilisation sampled every `sampleMs`). */
+  /** Starts the loop (a reconcile now and every `intervalS`, utilisation sampled every `sampleMs`). */
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
       void this.#tick();
     }, this.#intervalS * 1000);
     if (this.#sampleMs > 0) this.#sampler = setInterval(() => this.sample(), this.#sampleMs);
+    void this.#tick(); // the first plan at once: `min` warm nodes should not wait an interval
   }
 
   async #tick(): Promise<void> {
@@ -481,8 +482,35 @@ export class Autoscaler {
     };
   }
 
+  /**
+   * After an operator's retire (the node is already `retired` in the
+   * registry): terminates the node's instance through the provider and
+   * reports what the provider did. Not one of the provider's instances →
+   * nothing to terminate (`terminated: false`, no request).
+   */
+  async terminate(id: string, reason: string): Promise<{ provider: string; requestId?: string; terminated: boolean; errors: string[] }> {
+    const inst = this.#known.get(id);
+    if (!inst) {
+      this.#decide({ kind: 'retire', id, reason: `${reason} (not a provider node)` });
+      return { provider: this.#provider.name, terminated: false, errors: [] };
+    }
+    const requestId = `retire-${id}`;
+    if (inst.status !== 'terminated') await this.#provider.terminate([id], requestId);
+    const errors = this.#provider.pollErrors();
+    for (const e of errors) this.#decide({ kind: 'error', id: e.id, type: e.type, requestId: e.requestId, reason: `${e.op} ${e.code}: ${e.message}` });
+    const mine = errors.filter((e) => e.id === id || e.requestId === requestId);
+    this.#decide({ kind: 'retire', id, requestId, reason });
+    return { provider: this.#provider.name, requestId, terminated: mine.length === 0, errors: mine.map((e) => `${e.code}: ${e.message}`) };
+  }
+
+  /** Stops the loop and closes the provider (the local provider stops its workers; remote hosts keep running). */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.#provider.close();
+  }
+
   /** `POST /v1/nodes/provision`: an operator's launch, outside the planner (still bounded by `max`). */
-  async provision(type: string, count: number, requestId: string = randomUUID()): Promise<{ requestId: string; ids: string[] }> {
+  async provision(type: string, count: number, requestId: string = randomUUID()): Promise<{ provider: string; requestId: string; ids: string[]; errors: string[] }> {
     if (typeof type !== 'string' || type === '') throw new YoloscaleError(ErrorCode.badRequest, 'type must be a non-empty string');
     if (!Number.isInteger(count) || count < 1) throw new YoloscaleError(ErrorCode.badRequest, 'count must be a positive integer');
     const held = this.#cluster.nodes().filter((n) => n.state !== 'retired' && n.state !== 'failed').length;
@@ -501,6 +529,7 @@ export class Autoscaler {
     if (ids.length === 0 && errors.length > 0) {
       throw new YoloscaleError(ErrorCode.noCapacity, `provider ${this.#provider.name} launched nothing: ${errors[0].code}: ${errors[0].message}`);
     }
-    return { requestId, ids };
+    const mine = errors.filter((e) => e.requestId === requestId);
+    return { provider: this.#provider.name, requestId, ids, errors: mine.map((e) => `${e.id ? `${e.id}: ` : ''}${e.code}: ${e.message}`) };
   }
 }

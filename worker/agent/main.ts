@@ -6,6 +6,7 @@
 import { silentLogger } from '../../protocol/index.js';
 import type { Logger } from '../../protocol/index.js';
 import { NodeAgent } from './agent.js';
+import type { NodeAgentOptions } from './agent.js';
 import type { EngineLike } from './engine-like.js';
 import { createEngine } from './engine-adapter.js';
 
@@ -33,9 +34,16 @@ export interface RunWorkerOptions {
   slots?: number;
   /** Delay before echo frames are answered, ms (default 0). */
   echoDelayMs?: number;
+  /** CURVE client keys (see {@link NodeAgentOptions.curve}). */
+  curve?: NodeAgentOptions['curve'];
   logger?: Logger;
   /** Drain and stop on SIGTERM/SIGINT (default true). */
   handleSignals?: boolean;
+  /**
+   * Drain and stop once this process's parent is no longer this pid (the
+   * scheduler that launched it as a `local` node died without stopping it).
+   */
+  exitWithParentPid?: number;
 }
 
 /** A running worker process. */
@@ -58,7 +66,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
     if (typeof opts.modelsDir !== 'string' || opts.modelsDir === '') throw new TypeError('options.modelsDir must be a directory path');
     engine = await createEngine({ modelsDir: opts.modelsDir, device: opts.device ?? 'auto', threads: opts.threads, preload: opts.preload, logger });
   }
-  const agent = new NodeAgent({ scheduler: opts.scheduler, nodeId: opts.nodeId, engine, echo, slots: opts.slots, echoDelayMs: opts.echoDelayMs, logger });
+  const agent = new NodeAgent({ scheduler: opts.scheduler, nodeId: opts.nodeId, engine, echo, slots: opts.slots, echoDelayMs: opts.echoDelayMs, curve: opts.curve, logger });
   await agent.start();
   let stopping: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -81,6 +89,17 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
         process.off('SIGINT', onSignal);
       })
       .catch(() => {});
+  }
+  if (opts.exitWithParentPid !== undefined) {
+    const parent = opts.exitWithParentPid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      logger.warn({ parent }, 'the process that launched this worker is gone; draining and stopping');
+      shutdown().catch((err: unknown) => logger.error({ err }, 'worker shutdown failed'));
+    }, 1000);
+    watch.unref();
+    agent.closed.finally(() => clearInterval(watch)).catch(() => {});
   }
   return { agent, nodeId: agent.nodeId, shutdown, closed: agent.closed };
 }

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../../protocol/index.js';
 import type { Logger } from '../../../protocol/index.js';
@@ -35,6 +37,8 @@ export interface LocalProviderOptions {
   nodeIdFlag?: string;
   /** Prefix of instance ids (default `local`). */
   idPrefix?: string;
+  /** Folder for each worker's output (`ID.log`); without it, stderr lines go to the debug log. */
+  logDir?: string;
   logger?: Logger;
 }
 
@@ -104,11 +108,21 @@ export class LocalProvider implements NodeProvider {
     let child: ChildProcess;
     try {
       const idArgs = this.#o.nodeIdFlag ? [this.#o.nodeIdFlag, id] : [];
-      child = spawn(cmd, [...args, ...(t.args ?? []), ...idArgs], {
-        cwd: this.#o.cwd,
-        env: { ...process.env, ...this.#o.env, ...t.env, YOLOSCALE_NODE_ID: id, YOLOSCALE_NODE_TYPE: type },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      let out: number | 'ignore' | 'pipe' = 'ignore';
+      let err: number | 'pipe' = 'pipe';
+      if (this.#o.logDir) {
+        mkdirSync(this.#o.logDir, { recursive: true });
+        out = err = openSync(join(this.#o.logDir, `${id}.log`), 'a');
+      }
+      try {
+        child = spawn(cmd, [...args, ...(t.args ?? []), ...idArgs], {
+          cwd: this.#o.cwd,
+          env: { ...process.env, ...this.#o.env, ...t.env, YOLOSCALE_NODE_ID: id, YOLOSCALE_NODE_TYPE: type, YOLOSCALE_PARENT_PID: String(process.pid) },
+          stdio: ['ignore', out, err],
+        });
+      } finally {
+        if (typeof out === 'number') closeSync(out);
+      }
     } catch (err) {
       inst.status = 'failed';
       this.#errors.push({ requestId, op: 'launch', code: 'spawn_failed', message: (err as Error).message, id, type });
