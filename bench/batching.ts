@@ -1,12 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { BUILTIN_MODELS, Engine, addModel, makeDynamic } from '../worker/engine/index.js';
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
 import { benchImage, benchModelsDir } from './engine.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 /**
  * `bench batching` (SPEC.md §11): throughput of a dynamic-batch model at
@@ -18,8 +17,6 @@ import { isMainModule, scriptFlags } from './script-args.js';
  * `rawFps` is bare `session.run` of a stacked batch on one thread.
  */
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = resolve(HERE, '..');
 
 /** Options of {@link runBatchingBench}. */
 export interface BatchingBenchOptions {
@@ -104,11 +101,7 @@ export async function runBatchingBench(opts: BatchingBenchOptions = {}): Promise
         loadAvg: { start: round(loadStart), end: round(loadavg()[0]!) },
         date: new Date().toISOString(),
       };
-      const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'batching.json') : opts.outFile;
-      if (out !== null) {
-        await mkdir(dirname(out), { recursive: true });
-        await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-      }
+      await writeBenchResult('batching', result, opts.outFile);
       return result;
     } finally {
       await engine.close();

@@ -7,7 +7,7 @@
  * flight; `engineFps` is `engine.detect` per second with the same number in
  * flight; `ratio = fps / engineFps` (target ≥ 0.8).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../worker/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -155,11 +155,7 @@ export async function runE2eBench(opts: E2eBenchOptions = {}): Promise<E2eBenchR
       node: process.version,
       date: new Date().toISOString(),
     };
-    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'e2e.json') : opts.outFile;
-    if (out !== null) {
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    await writeBenchResult('e2e', result, opts.outFile);
     return result;
   } finally {
     await Promise.all(procs.reverse().map((p) => p.stop()));

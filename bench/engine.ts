@@ -1,11 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN_MODELS, Engine, openSession } from '../worker/engine/index.js';
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 /**
  * `bench engine` (SPEC.md §11): how close the engine's pipeline (encoded
@@ -201,11 +201,7 @@ export async function runEngineBench(opts: EngineBenchOptions = {}): Promise<Eng
       node: process.version,
       date: new Date().toISOString(),
     };
-    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'engine.json') : opts.outFile;
-    if (out !== null) {
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    await writeBenchResult('engine', result, opts.outFile);
     return result;
   } finally {
     await engine.close();

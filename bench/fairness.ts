@@ -18,7 +18,7 @@
  *
  * Targets (issue #4): `jain ≥ 0.99`; `contendedP99Ms ≤ 1.5 × soloP99Ms`.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,7 +28,7 @@ import { SchedulerClient } from '../protocol/index.js';
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -335,11 +335,7 @@ export async function runFairnessBench(opts: FairnessBenchOptions = {}): Promise
       node: process.version,
       date: new Date().toISOString(),
     };
-    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'fairness.json') : opts.outFile;
-    if (out !== null) {
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    await writeBenchResult('fairness', result, opts.outFile);
     return result;
   } finally {
     await client?.close().catch(() => {});

@@ -21,7 +21,7 @@
  *   and unlike the rates they hardly move with load from elsewhere.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +31,7 @@ import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js'
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -309,11 +309,7 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
       node: process.version,
       date: new Date().toISOString(),
     };
-    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'scheduler.json') : opts.outFile;
-    if (out !== null) {
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    await writeBenchResult('scheduler', result, opts.outFile);
     return result;
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});

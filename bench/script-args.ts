@@ -1,5 +1,10 @@
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** `bench/results` of the repository, from the source or the compiled copy in `dist/bench`. */
+const RESULTS_DIR = join(resolve(HERE, basename(dirname(HERE)) === 'dist' ? '../..' : '..'), 'bench', 'results');
 
 /** True when the module at `metaUrl` is the script Node was started with (`npx tsx bench/NAME.ts`). */
 export function isMainModule(metaUrl: string): boolean {
@@ -14,4 +19,15 @@ export function scriptFlags(args: readonly string[] = process.argv.slice(2)): { 
   };
   const num = (k: string) => (get(k) === undefined ? undefined : Number(get(k)));
   return { get, num };
+}
+
+/**
+ * Writes a bench result as pretty JSON: to `outFile`, to `bench/results/NAME.json`
+ * when `outFile` is undefined, nowhere when it is null (tests).
+ */
+export async function writeBenchResult(name: string, result: unknown, outFile: string | null | undefined): Promise<void> {
+  const out = outFile === undefined ? join(RESULTS_DIR, `${name}.json`) : outFile;
+  if (out === null) return;
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
 }

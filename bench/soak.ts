@@ -14,7 +14,7 @@
  * processes (summed, MiB) after warm-up and at the end. Targets: memory at the
  * end within 10% of its level after warm-up; no error status besides 429/503.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { BenchCluster } from './cluster.js';
 import type { ClusterTenant } from './cluster.js';
 import { LoadTally, quantile, restLoop, rssMb, streamLoop } from './load.js';
 import type { LoadClient } from './load.js';
-import { isMainModule, scriptFlags } from './script-args.js';
+import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -175,11 +175,7 @@ export async function runSoakBench(opts: SoakBenchOptions = {}): Promise<SoakBen
       node: process.version,
       date: new Date().toISOString(),
     };
-    const out = opts.outFile === undefined ? join(REPO_ROOT, 'bench', 'results', 'soak.json') : opts.outFile;
-    if (out !== null) {
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    await writeBenchResult('soak', result, opts.outFile);
     return result;
   } finally {
     await Promise.all(clients.map((c) => c.stop(0)));
