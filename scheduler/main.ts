@@ -4,7 +4,7 @@
  * stops cleanly on SIGTERM/SIGINT.
  */
 import { Registry as MetricsRegistry } from 'prom-client';
-import { silentLogger } from '../protocol/index.js';
+import { ErrorCode, YoloscaleError, silentLogger } from '../protocol/index.js';
 import type { Logger } from '../protocol/index.js';
 import { buildAdminApp, nodesRoutes } from './admin/index.js';
 import type { AdminPlugin } from './admin/index.js';
@@ -14,6 +14,18 @@ import { SchedulerMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
 import type { Frame, SchedulerOptions } from './scheduler.js';
 import type { TenantQueue } from './lanes.js';
+import type { FastifyPluginAsync } from 'fastify';
+
+/** Without a node provider the pool routes say so, instead of a bare "no route". */
+const poolOffRoutes: FastifyPluginAsync = async (app) => {
+  const off = async (): Promise<never> => {
+    throw new YoloscaleError(ErrorCode.notFound, 'autoscaling is off on this scheduler: start it with --provider local|ssh|redfish|command');
+  };
+  app.get('/v1/pool', off);
+  app.put('/v1/pool', off);
+  app.get('/v1/pool/forecast', off);
+  app.post('/v1/nodes/provision', off);
+};
 
 /** Options of {@link runScheduler}. */
 export interface RunSchedulerOptions {
@@ -124,7 +136,7 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     logger,
     plugins: [
       { plugin: nodesRoutes, opts: { admin: s, onRetire: autoscaler ? (id: string) => autoscaler.terminate(id, 'operator retire') : undefined } },
-      ...(autoscaler ? [{ plugin: poolRoutes, opts: { autoscaler } }] : []),
+      autoscaler ? { plugin: poolRoutes, opts: { autoscaler } } : { plugin: poolOffRoutes, opts: {} },
       ...(opts.adminPlugins ?? []),
     ],
     health: () => ({ nodes: s.registry.counts().ready }),

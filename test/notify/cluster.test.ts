@@ -3,16 +3,13 @@
 // configured through the CLI runs out of tokens; both events arrive signed; the 429 carries the
 // deployment's top-up URL; `usage` and both /metrics show the refusals and notifications.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createGatewayLogger, runGateway } from '../../gateway/index.js';
 import { verifyWebhook } from '../../scheduler/index.js';
 import { Engine } from '../../worker/engine/engine.js';
-import { CLI_ARGV, runCli } from '../helpers/cli.js';
-import { MODELS_DIR, REPO_ROOT, image } from '../helpers/env.js';
-import { freePorts } from '../helpers/ports.js';
+import { runCli } from '../helpers/cli.js';
+import { startCliScheduler } from '../helpers/cli-scheduler.js';
+import { MODELS_DIR, image } from '../helpers/env.js';
 import { until } from '../helpers/wait.js';
 import { EngineBackend } from '../gateway/helpers.js';
 import { startReceiver } from './helpers.js';
@@ -20,28 +17,8 @@ import { startReceiver } from './helpers.js';
 t.test('notify - scheduler process and gateway: CLI webhook, refusals with self-service, events delivered by the scheduler', async (t) => {
   t.setTimeout(240_000);
   const receiver = await startReceiver(t, (_r, nth) => (nth === 1 ? 503 : 200));
-  const dataDir = mkdtempSync(join(tmpdir(), 'ys-notify-cluster-'));
-  const [adminPort, workerPort, clientPort] = await freePorts(3);
-  const info = { adminToken: 'notify-test-admin-token' };
-  const env = {
-    YOLOSCALE_DATA_DIR: dataDir, YOLOSCALE_ADMIN_PORT: String(adminPort), YOLOSCALE_WORKER_PORT: String(workerPort),
-    YOLOSCALE_CLIENT_PORT: String(clientPort), YOLOSCALE_ADMIN_TOKEN: info.adminToken, YOLOSCALE_SCHEDULER: `http://127.0.0.1:${adminPort}`,
-    YOLOSCALE_LOG_LEVEL: 'warn',
-  };
-  const scheduler = spawn(process.execPath, [...CLI_ARGV, 'scheduler'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let schedulerErr = '';
-  scheduler.stderr.on('data', (d: Buffer) => (schedulerErr = (schedulerErr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => scheduler.once('exit', () => r()));
-  t.teardown(async () => {
-    if (scheduler.exitCode === null) scheduler.kill('SIGTERM');
-    const timer = setTimeout(() => scheduler.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  await until(async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => null))?.status === 200, 60_000).catch((err: unknown) => {
-    throw new Error(`scheduler did not come up: ${schedulerErr}`, { cause: err });
-  });
+  const { adminPort, dataDir, env, adminToken } = await startCliScheduler(t, 'notify-test-admin-token');
+  const info = { adminToken };
   const engine = await Engine.create({ modelsDir: MODELS_DIR, device: 'cpu', threads: 1, models: [], echo: true });
   t.teardown(() => engine.close());
   const gateway = await runGateway({
