@@ -5,7 +5,7 @@ import { BUILTIN_MODELS, Engine, addModel, makeDynamic } from '../worker/engine/
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
 import { benchImage, benchModelsDir } from './engine.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 /**
  * `bench batching` (SPEC.md §11): throughput of a dynamic-batch model at
@@ -49,10 +49,6 @@ export interface BatchingBenchResult {
   date: string;
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 /** Runs `bench batching` and writes its JSON. */
 export async function runBatchingBench(opts: BatchingBenchOptions = {}): Promise<BatchingBenchResult> {

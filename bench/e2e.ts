@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../worker/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -81,10 +81,6 @@ function pct(values: number[], q: number): number {
   return round(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN);
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 /** Runs the benchmark and writes `bench/results/e2e.json`. */
 export async function runE2eBench(opts: E2eBenchOptions = {}): Promise<E2eBenchResult> {
@@ -150,10 +146,7 @@ export async function runE2eBench(opts: E2eBenchOptions = {}): Promise<E2eBenchR
       device: engineDevice,
       threads,
       image: imagePath,
-      cpuCores: availableParallelism(),
-      loadAvg: { start: round(loadStart), end: round(loadavg()[0] ?? 0) },
-      node: process.version,
-      date: new Date().toISOString(),
+      ...machineInfo(loadStart),
     };
     await writeBenchResult('e2e', result, opts.outFile);
     return result;

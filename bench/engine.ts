@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BUILTIN_MODELS, Engine, openSession } from '../worker/engine/index.js';
 import type { DeviceRequest } from '../worker/engine/index.js';
 import { prepareImage } from '../worker/image/index.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 /**
  * `bench engine` (SPEC.md §11): how close the engine's pipeline (encoded
@@ -196,10 +196,7 @@ export async function runEngineBench(opts: EngineBenchOptions = {}): Promise<Eng
       rawFpsSingleSession: rawSingle.length ? round(median(rawSingle)) : 0,
       rounds: rounds.map((r) => ({ prepMsPerFrame: round(r.prepMsPerFrame, 3), rawFps: round(r.rawFps), pipelineFps: round(r.pipelineFps) })),
       detections,
-      cpuCores: availableParallelism(),
-      loadAvg: { start: round(loadStart), end: round(loadavg()[0]!) },
-      node: process.version,
-      date: new Date().toISOString(),
+      ...machineInfo(loadStart),
     };
     await writeBenchResult('engine', result, opts.outFile);
     return result;
@@ -208,10 +205,6 @@ export async function runEngineBench(opts: EngineBenchOptions = {}): Promise<Eng
   }
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 // `npx tsx bench/engine.ts [--device D] [--threads N] [--frames N] [--image F] [--model ID]`
 if (isMainModule(import.meta.url)) {

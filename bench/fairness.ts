@@ -19,7 +19,7 @@
  * Targets (issue #4): `jain ≥ 0.99`; `contendedP99Ms ≤ 1.5 × soloP99Ms`.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ import { SchedulerClient } from '../protocol/index.js';
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -330,10 +330,7 @@ export async function runFairnessBench(opts: FairnessBenchOptions = {}): Promise
       lane,
       maxBatch,
       maxDelayMs,
-      cpuCores: availableParallelism(),
-      loadAvg: { start: Math.round(loadStart * 100) / 100, end: Math.round((loadavg()[0] ?? 0) * 100) / 100 },
-      node: process.version,
-      date: new Date().toISOString(),
+      ...machineInfo(loadStart),
     };
     await writeBenchResult('fairness', result, opts.outFile);
     return result;

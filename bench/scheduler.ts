@@ -22,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js'
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -179,10 +179,6 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 function positiveInt(v: unknown, name: string): void {
   if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new TypeError(`options.${name} must be a positive integer`);
@@ -304,10 +300,7 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
       paceFps,
       maxBatch,
       maxDelayMs,
-      cpuCores: availableParallelism(),
-      loadAvg: { start: round(loadStart), end: round(loadavg()[0] ?? 0) },
-      node: process.version,
-      date: new Date().toISOString(),
+      ...machineInfo(loadStart),
     };
     await writeBenchResult('scheduler', result, opts.outFile);
     return result;

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +31,20 @@ export async function writeBenchResult(name: string, result: unknown, outFile: s
   if (out === null) return;
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/** `v` rounded to `digits` decimals. */
+export function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** The machine fields every bench result ends with; `loadStart` is the 1-minute load average when the bench began. */
+export function machineInfo(loadStart: number): { cpuCores: number; loadAvg: { start: number; end: number }; node: string; date: string } {
+  return {
+    cpuCores: availableParallelism(),
+    loadAvg: { start: round(loadStart), end: round(loadavg()[0] ?? 0) },
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }

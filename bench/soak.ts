@@ -15,14 +15,14 @@
  * end within 10% of its level after warm-up; no error status besides 429/503.
  */
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchCluster } from './cluster.js';
 import type { ClusterTenant } from './cluster.js';
 import { LoadTally, quantile, restLoop, rssMb, streamLoop } from './load.js';
 import type { LoadClient } from './load.js';
-import { isMainModule, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -85,7 +85,6 @@ export interface SoakBenchResult {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 
 /** Runs the soak and writes `bench/results/soak.json`. */
 export async function runSoakBench(opts: SoakBenchOptions = {}): Promise<SoakBenchResult> {
@@ -170,10 +169,7 @@ export async function runSoakBench(opts: SoakBenchOptions = {}): Promise<SoakBen
       workerCapacityFps: round((workers * slots * 1000) / echoDelayMs, 0),
       restConcurrency,
       streamFps,
-      cpuCores: availableParallelism(),
-      loadAvg: { start: round(loadStart), end: round(loadavg()[0] ?? 0) },
-      node: process.version,
-      date: new Date().toISOString(),
+      ...machineInfo(loadStart),
     };
     await writeBenchResult('soak', result, opts.outFile);
     return result;
