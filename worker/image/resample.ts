@@ -65,7 +65,22 @@ interface Taps {
 
 const f32 = new Float32Array(1);
 
+/** Tap tables by source length, destination length and step: a stream repeats the same few geometries every frame. */
+const tapCache = new Map<string, Taps>();
+const TAP_CACHE_MAX = 32;
+
 function taps(srcLen: number, dstLen: number, step: number): Taps {
+  const key = `${srcLen}/${dstLen}/${step}`;
+  let t = tapCache.get(key);
+  if (t === undefined) {
+    if (tapCache.size >= TAP_CACHE_MAX) tapCache.clear();
+    t = computeTaps(srcLen, dstLen, step);
+    tapCache.set(key, t);
+  }
+  return t;
+}
+
+function computeTaps(srcLen: number, dstLen: number, step: number): Taps {
   const i0 = new Int32Array(dstLen);
   const i1 = new Int32Array(dstLen);
   const w0 = new Int32Array(dstLen);
@@ -221,8 +236,10 @@ function fillSimd(px: RawPixels, layout: FillLayout, out: Float32Array | Uint16A
   const ch = px.channels;
   const srcStride = px.width * ch;
   const tapsOff = align16(px.data.length);
+  // hrow works four columns at a time: the tap table gets that many entries, the last ones zero.
+  const tapCols = (newW + 3) & ~3;
   const rowStride = align16(newW * 4 + 16);
-  const rowA0 = tapsOff + align16(newW * HROW_TAP_BYTES);
+  const rowA0 = tapsOff + align16(tapCols * HROW_TAP_BYTES);
   const rowB0 = rowA0 + 3 * rowStride;
   const planeStride = align16(area * 4 + 16);
   const outOff = rowB0 + 3 * rowStride;
@@ -231,7 +248,8 @@ function fillSimd(px: RawPixels, layout: FillLayout, out: Float32Array | Uint16A
   new Uint8Array(buf, 0, px.data.length).set(px.data);
   const tx = taps(px.width, newW, ch);
   const ty = taps(px.height, newH, 1);
-  const tapMem = new Int32Array(buf, tapsOff, (newW * HROW_TAP_BYTES) / 4);
+  const tapMem = new Int32Array(buf, tapsOff, (tapCols * HROW_TAP_BYTES) / 4);
+  tapMem.fill(0, (newW * HROW_TAP_BYTES) / 4);
   const tapI32 = HROW_TAP_BYTES / 4;
   for (let x = 0, o = 0; x < newW; x++, o += tapI32) {
     tapMem[o] = tx.i0[x];
@@ -269,7 +287,7 @@ function fillSimd(px: RawPixels, layout: FillLayout, out: Float32Array | Uint16A
     }
     const h1 = sy1 === sy0 ? rowA : rowB;
     const at = ((padY + y) * size + padX) * 4;
-    const vrow = floats ? k.vrow : k.vrowi;
+    const vrow = !floats ? k.vrowi : scale === 1 ? k.vrow1 : k.vrow;
     for (let c = 0; c < 3; c++) {
       vrow(rowA + c * rowStride, h1 + c * rowStride, ty.w0[y], ty.w1[y], outOff + planeOf[c] + at, newW, scale);
     }

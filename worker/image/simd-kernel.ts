@@ -5,7 +5,8 @@
  * (every output pixel gathers its own two source pixels, then one SIMD dot
  * product weighs all three channels); `vrow` the
  * vertical blend, rounding and float conversion four pixels at a time;
- * `vrowi` stops at the integer pixel values, which float16 output maps
+ * `vrow1` the same for scale 1 without the division; `vrowi` stops at the
+ * integer pixel values, which float16 output maps
  * through a table. The arithmetic is that of the JS pass, so both produce
  * identical tensors (tested).
  */
@@ -78,7 +79,6 @@ const v128Load32Zero = op.simd(0x5c, 2, 0);
 const v128Load32Lane = (lane: number) => op.simd(0x56, 2, 0, lane);
 const v128Const = (bytes: number[]) => op.simd(0x0c, ...bytes);
 const i8x16Shuffle = (lanes: number[]) => op.simd(0x0d, ...lanes);
-const i32x4ExtractLane = (lane: number) => op.simd(0x1b, lane);
 const i32x4DotI16x8S = op.simd(0xba);
 
 function body(locals: Array<[number, number]>, code: number[][]): number[] {
@@ -90,36 +90,55 @@ function body(locals: Array<[number, number]>, code: number[][]): number[] {
 export const HROW_TAP_BYTES = 32;
 
 /**
- * hrow(srcRow, taps, dst, planeBytes, newW): for x < newW, with taps at
- * `taps + 32x` = [p, q, -, -, (a, b)×4 as i16] (byte offsets of the two
- * source pixels in the row, 11-bit weights), writes (S[p+c]·a + S[q+c]·b) >> 4
- * as i32 to `dst + c·planeBytes + 4x` for channels c = 0, 1, 2. Per column:
- * the two pixels' bytes are interleaved into i16 pairs (one shuffle) and one
+ * hrow(srcRow, taps, dst, planeBytes, newW): for x < newW rounded up to 4
+ * (the tap table has that many entries), with taps at `taps + 32x` =
+ * [p, q, -, -, (a, b)×4 as i16] (byte offsets of the two source pixels in
+ * the row, 11-bit weights), writes (S[p+c]·a + S[q+c]·b) >> 4 as i32 to
+ * `dst + c·planeBytes + 4x` for channels c = 0, 1, 2. Per column: the two
+ * pixels' bytes are interleaved into i16 pairs (one shuffle) and one
  * `i32x4.dot_i16x8_s` forms all three sums exactly (products < 2^20); the
- * fourth lane (the next pixel's first byte, or alpha) is discarded.
+ * fourth lane (the next pixel's first byte, or alpha) is discarded. Four
+ * columns at a time, transposed with shuffles into one store per channel.
  */
 function hrowBody(): number[] {
-  const [srcRow, taps, dst, planeBytes, newW, x, d, plane2, v] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [srcRow, taps, dst, planeBytes, newW, x, d, plane2] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [v0, t, u] = [8, 12, 13];
   // Bytes 0..3 are p's R, G, B, X and 4..7 q's; 16 is a zero byte of the second operand.
   const interleave = [0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16];
-  const lane = (i: number, addr: number[]) => [...addr, ...op.get(v), ...i32x4ExtractLane(i), ...op.store(0)];
-  return body([[3, I32], [1, V128]], [
+  // i8x16.shuffle lanes picking 32-bit lanes: ['a', i] from the first operand, ['b', i] from the second.
+  const pick = (...lanes: Array<['a' | 'b', number]>) => lanes.flatMap(([from, i]) => [0, 1, 2, 3].map((k) => (from === 'b' ? 16 : 0) + 4 * i + k));
+  const column = (j: number) => [
+    ...[...op.get(srcRow), ...op.get(taps), ...op.load(4 + HROW_TAP_BYTES * j), ...op.add],
+    ...[...op.get(srcRow), ...op.get(taps), ...op.load(HROW_TAP_BYTES * j), ...op.add, ...v128Load32Zero],
+    ...v128Load32Lane(1),
+    ...[...v128Const(new Array(16).fill(0)), ...i8x16Shuffle(interleave)],
+    ...[...op.get(taps), ...v128LoadAt(16 + HROW_TAP_BYTES * j), ...i32x4DotI16x8S, ...op.i32(4), ...i32x4ShrS, ...op.set(v0 + j)],
+  ];
+  const pair = (a: number, b: number, lanes: number[], into: number) => [...op.get(a), ...op.get(b), ...i8x16Shuffle(lanes), ...op.set(into)];
+  const store = (addr: number[], lanes: number[]) => [...addr, ...op.get(t), ...op.get(u), ...i8x16Shuffle(lanes), ...v128Store];
+  const low = pick(['a', 0], ['a', 1], ['b', 0], ['b', 1]);
+  const high = pick(['a', 2], ['a', 3], ['b', 2], ['b', 3]);
+  return body([[3, I32], [6, V128]], [
     [...op.i32(0), ...op.set(x), ...op.get(dst), ...op.set(d)],
     [...op.get(planeBytes), ...op.i32(1), ...op.shl, ...op.set(plane2)],
     [...op.block, ...op.loop],
     [...op.get(x), ...op.get(newW), ...op.geS, ...op.brIf(1)],
-    // [Rp Gp Bp Xp Rq Gq Bq Xq 0 ...]
-    [...op.get(srcRow), ...op.get(taps), ...op.load(4), ...op.add],
-    [...op.get(srcRow), ...op.get(taps), ...op.load(0), ...op.add, ...v128Load32Zero],
-    v128Load32Lane(1),
-    [...v128Const(new Array(16).fill(0)), ...i8x16Shuffle(interleave)],
-    [...op.get(taps), ...v128LoadAt(16), ...i32x4DotI16x8S, ...op.i32(4), ...i32x4ShrS, ...op.set(v)],
-    lane(0, op.get(d)),
-    lane(1, [...op.get(d), ...op.get(planeBytes), ...op.add]),
-    lane(2, [...op.get(d), ...op.get(plane2), ...op.add]),
-    [...op.get(x), ...op.i32(1), ...op.add, ...op.set(x)],
-    [...op.get(taps), ...op.i32(HROW_TAP_BYTES), ...op.add, ...op.set(taps)],
-    [...op.get(d), ...op.i32(4), ...op.add, ...op.set(d)],
+    column(0),
+    column(1),
+    column(2),
+    column(3),
+    // vj = [Rj Gj Bj Xj] -> t = [R0 R1 G0 G1], u = [R2 R3 G2 G3] -> [R0..R3], [G0..G3].
+    pair(v0, v0 + 1, pick(['a', 0], ['b', 0], ['a', 1], ['b', 1]), t),
+    pair(v0 + 2, v0 + 3, pick(['a', 0], ['b', 0], ['a', 1], ['b', 1]), u),
+    store(op.get(d), low),
+    store([...op.get(d), ...op.get(planeBytes), ...op.add], high),
+    // t = [B0 B1 X0 X1], u = [B2 B3 X2 X3] -> [B0..B3].
+    pair(v0, v0 + 1, pick(['a', 2], ['b', 2], ['a', 3], ['b', 3]), t),
+    pair(v0 + 2, v0 + 3, pick(['a', 2], ['b', 2], ['a', 3], ['b', 3]), u),
+    store([...op.get(d), ...op.get(plane2), ...op.add], low),
+    [...op.get(x), ...op.i32(4), ...op.add, ...op.set(x)],
+    [...op.get(taps), ...op.i32(4 * HROW_TAP_BYTES), ...op.add, ...op.set(taps)],
+    [...op.get(d), ...op.i32(16), ...op.add, ...op.set(d)],
     [...op.br(0), ...op.end, ...op.end],
   ]);
 }
@@ -127,9 +146,11 @@ function hrowBody(): number[] {
 /**
  * vrow(h0, h1, b0, b1, out, n, scale): for x < n (rounded up to 4), writes
  * f32((((h0[x]·b0) >> 16) + ((h1[x]·b1) >> 16) + 2) >> 2) / scale to out[x]
- * (`ints`: the i32 pixel value itself, `scale` unused).
+ * (`unscaled`: without the division, for scale 1, where it changes nothing
+ * but costs a fifth of the pass; `ints`: the i32 pixel value itself; both
+ * leave `scale` unused).
  */
-function vrowBody(ints: boolean): number[] {
+function vrowBody(kind: 'scaled' | 'unscaled' | 'ints'): number[] {
   const [h0, h1, b0, b1, out, n, scale, x, vb0, vb1, vs, v2] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const step = (local: number, by: number) => [...op.get(local), ...op.i32(by), ...op.add, ...op.set(local)];
   return body([[1, I32], [4, V128]], [
@@ -144,7 +165,7 @@ function vrowBody(ints: boolean): number[] {
     [...op.get(h0), ...v128Load, ...op.get(vb0), ...i32x4Mul, ...op.i32(16), ...i32x4ShrS],
     [...op.get(h1), ...v128Load, ...op.get(vb1), ...i32x4Mul, ...op.i32(16), ...i32x4ShrS],
     [...i32x4Add, ...op.get(v2), ...i32x4Add, ...op.i32(2), ...i32x4ShrS],
-    ints ? v128Store : [...f32x4ConvertI32x4S, ...op.get(vs), ...f32x4Div, ...v128Store],
+    kind === 'ints' ? v128Store : kind === 'unscaled' ? [...f32x4ConvertI32x4S, ...v128Store] : [...f32x4ConvertI32x4S, ...op.get(vs), ...f32x4Div, ...v128Store],
     step(h0, 16),
     step(h1, 16),
     step(out, 16),
@@ -161,15 +182,16 @@ function assemble(): Uint8Array {
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, types),
-    ...section(3, vec([[0], [1], [1]])),
+    ...section(3, vec([[0], [1], [1], [1]])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
     ...section(7, vec([
       [...name('mem'), 0x02, 0],
       [...name('hrow'), 0x00, 0],
       [...name('vrow'), 0x00, 1],
       [...name('vrowi'), 0x00, 2],
+      [...name('vrow1'), 0x00, 3],
     ])),
-    ...section(10, vec([hrowBody(), vrowBody(false), vrowBody(true)])),
+    ...section(10, vec([hrowBody(), vrowBody('scaled'), vrowBody('ints'), vrowBody('unscaled')])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -194,6 +216,8 @@ export interface SimdKernel {
   vrow(h0: number, h1: number, b0: number, b1: number, out: number, n: number, scale: number): void;
   /** {@link SimdKernel.vrow} writing the integer pixel values (i32) instead of floats. */
   vrowi(h0: number, h1: number, b0: number, b1: number, out: number, n: number, scale: number): void;
+  /** {@link SimdKernel.vrow} for scale 1: the same floats without the division. */
+  vrow1(h0: number, h1: number, b0: number, b1: number, out: number, n: number, scale: number): void;
 }
 
 let kernel: SimdKernel | null | undefined;
@@ -204,7 +228,7 @@ export function simdKernel(): SimdKernel | null {
     try {
       const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
       const e = new wasm.Instance(new wasm.Module(assemble()), {}).exports;
-      kernel = { memory: e.mem as KernelMemory, hrow: e.hrow as SimdKernel['hrow'], vrow: e.vrow as SimdKernel['vrow'], vrowi: e.vrowi as SimdKernel['vrowi'] };
+      kernel = { memory: e.mem as KernelMemory, hrow: e.hrow as SimdKernel['hrow'], vrow: e.vrow as SimdKernel['vrow'], vrowi: e.vrowi as SimdKernel['vrowi'], vrow1: e.vrow1 as SimdKernel['vrow1'] };
     } catch {
       kernel = null;
     }
