@@ -2,13 +2,21 @@
  * Encoded image → letterboxed planar tensor, as each model family was
  * trained (SPEC.md §3). Runs inside the engine's piscina threads.
  *
- * Pipeline: header probe and limits (no decoding) → sharp decode with EXIF
- * orientation applied and embedded ICC profiles ignored (OpenCV and PIL, which
- * the models were trained with, ignore them too) → one fused pass doing the
- * OpenCV-exact bilinear resize, channel order, padding, scaling and
- * float32/float16 layout (WebAssembly SIMD, JS as a fallback). JPEG
- * and WebP frames at least three times the model input are instead resized
- * by libvips with shrink-on-load (decoding at a reduced size), and the fused
+ * Pipeline: header probe and limits (no decoding) → decode → one fused pass
+ * doing the OpenCV-exact bilinear resize, channel order, padding, scaling
+ * and float32/float16 layout (WebAssembly SIMD, JS as a fallback).
+ *
+ * Decoders: JPEGs without EXIF rotation are decoded by libjpeg-turbo through
+ * its TurboJPEG API (`turbojpeg.ts`) when the system has libturbojpeg: the
+ * same decoder and settings as `cv2.imdecode`, so the same pixels, and
+ * faster than going through libvips, whose per-image overhead alone costs
+ * more than OpenCV's whole preprocessing. Anything TurboJPEG declines (no
+ * library, CMYK/YCCK, a warning such as truncated data, any error) and every
+ * other image go to sharp: decode with EXIF orientation applied and embedded
+ * ICC profiles ignored (OpenCV and PIL, which the models were trained with,
+ * ignore them too), whose errors become the `bad_image` messages. JPEG and
+ * WebP frames at least three times the model input are instead resized by
+ * libvips with shrink-on-load (decoding at a reduced size), and the fused
  * pass only lays them out.
  */
 import sharp from 'sharp';
@@ -16,6 +24,7 @@ import { ErrorCode, YoloscaleError, checkImageLimits, orientedSize, MAX_IMAGE_PI
 import type { LetterboxSpec, PreparedImage } from './letterbox-spec.js';
 import { fillLetterbox } from './resample.js';
 import type { RawPixels } from './resample.js';
+import { turboJpeg } from './turbojpeg.js';
 
 /**
  * Shrink factor from which JPEG and WebP frames are resized by libvips with
@@ -135,9 +144,82 @@ export function configureSharpForPool(): void {
   sharp.concurrency(1);
 }
 
+/** Which decoder {@link prepareImage} may use for JPEGs: `auto` (TurboJPEG when available, else sharp) or `sharp` only. */
+export type JpegDecoderChoice = 'auto' | 'sharp';
+
+let jpegChoice: JpegDecoderChoice = 'auto';
+
+/**
+ * Sets this thread's JPEG decoder choice and returns the previous one:
+ * benches and tests compare both paths in one process
+ * (`YOLOSCALE_TURBOJPEG=off` keeps a whole process on sharp).
+ */
+export function useJpegDecoder(choice: JpegDecoderChoice): JpegDecoderChoice {
+  if (choice !== 'auto' && choice !== 'sharp') throw new TypeError("choice must be 'auto' or 'sharp'");
+  const previous = jpegChoice;
+  jpegChoice = choice;
+  return previous;
+}
+
+/** Which decoder produced an image's pixels. */
+export interface DecodeReport {
+  decoder: 'turbojpeg' | 'sharp';
+  /** Why TurboJPEG did not decode a JPEG it could have taken (unavailable, declined, chosen away), so sharp did. */
+  declined?: string;
+}
+
+let lastReport: DecodeReport = { decoder: 'sharp' };
+
+/** The decoder of this thread's last {@link prepareImage} call that reached decoding (for tests and benches). */
+export function lastDecode(): DecodeReport {
+  return lastReport;
+}
+
+/**
+ * Decodes a JPEG with TurboJPEG into this thread's scratch buffer, in the
+ * tensor's channel order (free at decode time; the fused pass then maps
+ * channel i to plane i). Returns the pixels and their channel → plane map,
+ * or why sharp has to decode instead.
+ */
+function decodeTurboJpeg(
+  bytes: Uint8Array,
+  width: number,
+  height: number,
+  spec: LetterboxSpec,
+  tables: SpecTables,
+): { px: RawPixels; channelPlane: readonly [number, number, number] } | string {
+  const tj = turboJpeg();
+  if (!tj.ok) return tj.reason;
+  const bgr = spec.channelOrder === 'bgr';
+  const r = tj.decoder.decode(bytes, bgr ? 'bgr' : 'rgb');
+  if (!r.ok) return r.reason;
+  if (r.px.width !== width || r.px.height !== height) return `TurboJPEG decoded ${r.px.width}x${r.px.height}, the header probe says ${width}x${height}`;
+  return { px: r.px, channelPlane: bgr ? [0, 1, 2] : tables.channelPlane };
+}
+
 function decodeError(err: unknown): YoloscaleError {
   const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return new YoloscaleError(ErrorCode.badImage, `image could not be decoded: ${detail}`, { cause: err });
+}
+
+/** Decodes with sharp (libvips), oriented per EXIF and, for large frames, already resized with shrink-on-load. */
+async function decodeSharp(bytes: Uint8Array, oriented: boolean, libvipsResize: boolean, geo: LetterboxLayout): Promise<RawPixels> {
+  try {
+    let pipeline = sharp(bytes, {
+      ignoreIcc: true,
+      autoOrient: oriented,
+      limitInputPixels: MAX_IMAGE_PIXELS,
+      failOn: 'truncated',
+    });
+    if (libvipsResize) {
+      pipeline = pipeline.resize(geo.newW, geo.newH, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+    }
+    // Grey (and grey+alpha) images become RGB here, so the fused pass only meets 3 or 4 channels.
+    const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (err) {
+    throw decodeError(err);
+  }
 }
 
 /**
@@ -170,23 +252,17 @@ export async function prepareImage(bytes: Uint8Array, spec: LetterboxSpec, out?:
   const shrink = Math.min(width / geo.newW, height / geo.newH);
   const libvipsResize = header.format !== 'png' && shrink >= LIBVIPS_RESIZE_MIN_SHRINK;
 
-  let px: RawPixels;
-  try {
-    let pipeline = sharp(bytes, {
-      ignoreIcc: true,
-      autoOrient: oriented,
-      limitInputPixels: MAX_IMAGE_PIXELS,
-      failOn: 'truncated',
-    });
-    if (libvipsResize) {
-      pipeline = pipeline.resize(geo.newW, geo.newH, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
-    }
-    // Grey (and grey+alpha) images become RGB here, so the fused pass only meets 3 or 4 channels.
-    const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    px = { data, width: info.width, height: info.height, channels: info.channels };
-  } catch (err) {
-    throw decodeError(err);
+  let px: RawPixels | undefined;
+  let channelPlane = tables.channelPlane;
+  let declined: string | undefined;
+  if (header.format === 'jpeg' && !oriented && !libvipsResize) {
+    // Synchronous from here to fillLetterbox: TurboJPEG's pixels live in a per-thread scratch buffer that the next decode reuses.
+    const tj = jpegChoice === 'auto' ? decodeTurboJpeg(bytes, width, height, spec, tables) : 'sharp chosen by useJpegDecoder';
+    if (typeof tj === 'string') declined = tj;
+    else ({ px, channelPlane } = tj);
   }
+  lastReport = px !== undefined ? { decoder: 'turbojpeg' } : declined !== undefined ? { decoder: 'sharp', declined } : { decoder: 'sharp' };
+  if (px === undefined) px = await decodeSharp(bytes, oriented, libvipsResize, geo);
   if (px.width * px.height * px.channels > px.data.length || px.channels < 3 || px.channels > 4) {
     throw new YoloscaleError(ErrorCode.badImage, `image decoded to an unexpected layout (${px.width}x${px.height}x${px.channels})`);
   }
@@ -204,7 +280,7 @@ export async function prepareImage(bytes: Uint8Array, spec: LetterboxSpec, out?:
       newH: geo.newH,
       padX: geo.padX,
       padY: geo.padY,
-      channelPlane: tables.channelPlane,
+      channelPlane,
       scale: spec.scale,
       lut: tables.lut,
       padElement: tables.padElement,
