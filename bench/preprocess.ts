@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { prepareImage } from '../worker/image/index.js';
+import { lastDecode, prepareImage, turboJpeg, useJpegDecoder } from '../worker/image/index.js';
 import { REPO_ROOT, findPython } from './python.js';
 import type { LetterboxSpec } from '../worker/image/index.js';
 
@@ -11,10 +11,10 @@ import type { LetterboxSpec } from '../worker/image/index.js';
  * `bench preprocess`: one encoded photo → yolox-nano input tensor (416, BGR,
  * 0–255, top-left pad 114, planar float32), on one thread, by
  * `prepareImage` and by OpenCV (bench/preprocess_opencv.py, the YOLOX demo's
- * code) in the same run, rounds interleaved. Also times a straightforward
- * sharp pipeline (resize + extend + raw + a JS transpose) and sharp's bare
- * decode, and checks that our tensor matches OpenCV's. Writes
- * `bench/results/preprocess.json`.
+ * code) in the same run, rounds interleaved. Also times `prepareImage` held
+ * to sharp's decoder, a straightforward sharp pipeline (resize + extend +
+ * raw + a JS transpose), sharp's and TurboJPEG's bare decodes, and checks
+ * that our tensor matches OpenCV's. Writes `bench/results/preprocess.json`.
  */
 
 const OPENCV_SCRIPT = join(REPO_ROOT, 'bench', 'preprocess_opencv.py');
@@ -49,17 +49,22 @@ export interface PreprocessBenchOptions {
 export interface PreprocessBenchResult {
   image: string;
   frames: number;
+  /** Decoder `prepareImage` used for this image: `turbojpeg (LIBRARY)`, or `sharp` with the reason TurboJPEG was not used. */
+  jpegDecoder: string;
   /** `prepareImage` wall ms per frame (median round). */
-  sharpMsPerFrame: number;
+  prepareMsPerFrame: number;
   /** OpenCV wall ms per frame (median round). */
   opencvMsPerFrame: number;
-  /** sharpMsPerFrame / opencvMsPerFrame (target ≤ 0.8). */
+  /** prepareMsPerFrame / opencvMsPerFrame (target ≤ 0.8). */
   ratio: number;
   /** CPU ms per frame, ours (whole process, libvips threads included) and OpenCV's. */
-  sharpCpuMsPerFrame: number;
+  prepareCpuMsPerFrame: number;
   opencvCpuMsPerFrame: number;
-  /** sharpCpuMsPerFrame / opencvCpuMsPerFrame: the fairer figure when the machine is busy. */
+  /** prepareCpuMsPerFrame / opencvCpuMsPerFrame: the fairer figure when the machine is busy. */
   cpuRatio: number;
+  /** `prepareImage` held to sharp's decoder (`useJpegDecoder('sharp')`), wall and CPU ms per frame. */
+  sharpPathMsPerFrame: number;
+  sharpPathCpuMsPerFrame: number;
   /** 1-minute load average when the run ended: wall times mean little when it exceeds the cores. */
   loadAverage1m: number;
   cores: number;
@@ -67,17 +72,20 @@ export interface PreprocessBenchResult {
   straightforwardMsPerFrame: number;
   /** `prepareImage` with one libvips thread per core instead of 1 (wall and CPU ms per frame). */
   perCoreConcurrency: { threads: number; msPerFrame: number; cpuMsPerFrame: number };
-  /** sharp decode to raw pixels alone (ICC ignored): the floor under sharpMsPerFrame. */
+  /** sharp decode to raw pixels alone (ICC ignored): the floor under sharpPathMsPerFrame. */
   sharpDecodeMsPerFrame: number;
+  /** TurboJPEG decode alone (what `prepareImage` calls), wall and CPU ms per frame; null without libturbojpeg. */
+  turbojpegDecodeMsPerFrame: number | null;
+  turbojpegDecodeCpuMsPerFrame: number | null;
   /** cv2.imdecode alone. */
   opencvDecodeMsPerFrame: number;
   /** CPU ms per frame of sharp's decode alone. */
   sharpDecodeCpuMsPerFrame: number;
   /**
-   * sharpDecodeCpuMsPerFrame / opencvCpuMsPerFrame: the ratio no pipeline
-   * built on sharp's JPEG decode can beat (above 0.8, the issue's target is out
-   * of reach with that decoder whatever the resize costs). CPU time, so that
-   * it holds on a busy machine too.
+   * Decode CPU ms of the decoder `prepareImage` used (TurboJPEG's or sharp's)
+   * over opencvCpuMsPerFrame: the ratio no pipeline built on that decoder can
+   * beat (above 0.8, the issue's target is out of reach with it whatever the
+   * resize costs). CPU time, so that it holds on a busy machine too.
    */
   decodeFloorRatio: number;
   /**
@@ -158,6 +166,7 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
   const python = findPython(opts.python);
   const bytes = await readFile(image);
 
+  const turbo = turboJpeg();
   const tmp = await mkdtemp(join(tmpdir(), 'yoloscale-prep-'));
   let cvTensor: Float32Array;
   try {
@@ -170,7 +179,12 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
   }
 
   const out = new Float32Array(3 * 416 * 416);
+  await prepareImage(bytes, YOLOX_SPEC, out);
+  const used = lastDecode();
+  const jpegDecoder = used.decoder === 'turbojpeg' && turbo.ok ? turbo.decoder.name : `sharp (${used.declined ?? 'not a JPEG TurboJPEG takes'})`;
   const ours: { ms: number; cpuMs: number }[] = [];
+  const sharpPath: { ms: number; cpuMs: number }[] = [];
+  const tjDecode: { ms: number; cpuMs: number }[] = [];
   const cv: OpenCvRound[] = [];
   const plain: number[] = [];
   const decode: { ms: number; cpuMs: number }[] = [];
@@ -179,6 +193,16 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     ours.push(await timeAsync(frames, warmup, () => prepareImage(bytes, YOLOX_SPEC, out)));
     plain.push((await timeAsync(Math.max(1, Math.floor(frames / 3)), warmup, () => straightforward(bytes))).ms);
     decode.push(await timeAsync(frames, warmup, () => sharp(bytes, { ignoreIcc: true }).raw().toBuffer()));
+    const previous = useJpegDecoder('sharp');
+    try {
+      sharpPath.push(await timeAsync(frames, warmup, () => prepareImage(bytes, YOLOX_SPEC, out)));
+    } finally {
+      useJpegDecoder(previous);
+    }
+    if (turbo.ok) {
+      const dec = turbo.decoder;
+      tjDecode.push(await timeAsync(frames, warmup, async () => dec.decode(bytes, 'bgr')));
+    }
   }
 
   // The same with one libvips thread per core, to show what concurrency 1 costs or saves.
@@ -205,25 +229,33 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     if (d > maxDiff) maxDiff = d;
   }
 
-  const sharpMs = median(ours.map((o) => o.ms));
+  const prepMs = median(ours.map((o) => o.ms));
+  const cvCpuMs = median(cv.map((c) => c.cpuMsPerFrame));
+  const tjDecodeCpuMs = tjDecode.length > 0 ? median(tjDecode.map((d) => d.cpuMs)) : null;
+  const usedDecodeCpuMs = used.decoder === 'turbojpeg' && tjDecodeCpuMs !== null ? tjDecodeCpuMs : median(decode.map((d) => d.cpuMs));
   const cvMs = median(cv.map((c) => c.msPerFrame));
   const result: PreprocessBenchResult = {
     image: basename(image),
     frames,
-    sharpMsPerFrame: round3(sharpMs),
+    jpegDecoder,
+    prepareMsPerFrame: round3(prepMs),
     opencvMsPerFrame: round3(cvMs),
-    ratio: round3(sharpMs / cvMs),
-    sharpCpuMsPerFrame: round3(median(ours.map((o) => o.cpuMs))),
-    opencvCpuMsPerFrame: round3(median(cv.map((c) => c.cpuMsPerFrame))),
-    cpuRatio: round3(median(ours.map((o) => o.cpuMs)) / median(cv.map((c) => c.cpuMsPerFrame))),
+    ratio: round3(prepMs / cvMs),
+    prepareCpuMsPerFrame: round3(median(ours.map((o) => o.cpuMs))),
+    opencvCpuMsPerFrame: round3(cvCpuMs),
+    cpuRatio: round3(median(ours.map((o) => o.cpuMs)) / cvCpuMs),
+    sharpPathMsPerFrame: round3(median(sharpPath.map((o) => o.ms))),
+    sharpPathCpuMsPerFrame: round3(median(sharpPath.map((o) => o.cpuMs))),
     loadAverage1m: round3(loadavg()[0]),
     cores: availableParallelism(),
     straightforwardMsPerFrame: round3(median(plain)),
     perCoreConcurrency: { threads: wideThreads, msPerFrame: round3(wide.ms), cpuMsPerFrame: round3(wide.cpuMs) },
     sharpDecodeMsPerFrame: round3(median(decode.map((d) => d.ms))),
     sharpDecodeCpuMsPerFrame: round3(median(decode.map((d) => d.cpuMs))),
+    turbojpegDecodeMsPerFrame: tjDecode.length > 0 ? round3(median(tjDecode.map((d) => d.ms))) : null,
+    turbojpegDecodeCpuMsPerFrame: tjDecodeCpuMs === null ? null : round3(tjDecodeCpuMs),
     opencvDecodeMsPerFrame: round3(median(cv.map((c) => c.decodeMsPerFrame))),
-    decodeFloorRatio: round3(median(decode.map((d) => d.cpuMs)) / median(cv.map((c) => c.cpuMsPerFrame))),
+    decodeFloorRatio: round3(usedDecodeCpuMs / cvCpuMs),
     largeFrame: { width: 1920, height: 1080, prepareMsPerFrame: round3(largePrep.ms), fullDecodeMsPerFrame: round3(largeDecode.ms) },
     tensorMaxAbsDiff: maxDiff,
     tensorFractionDiffering: round3(differing / mine.data.length),
@@ -233,9 +265,10 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     summary: '',
   };
   result.summary =
-    `preprocess ${result.image}: prepareImage ${result.sharpMsPerFrame} ms/frame, OpenCV ${result.opencvMsPerFrame} ms/frame ` +
-    `(ratio ${result.ratio}, CPU ratio ${result.cpuRatio}, load ${result.loadAverage1m}); straightforward sharp ${result.straightforwardMsPerFrame} ms; sharp decode alone ${result.sharpDecodeMsPerFrame} ms ` +
-    `vs cv2.imdecode ${result.opencvDecodeMsPerFrame} ms (decode floor ratio ${result.decodeFloorRatio}); tensor max diff ${maxDiff}`;
+    `preprocess ${result.image}: prepareImage ${result.prepareMsPerFrame} ms/frame (${jpegDecoder}), OpenCV ${result.opencvMsPerFrame} ms/frame ` +
+    `(ratio ${result.ratio}, CPU ratio ${result.cpuRatio}, load ${result.loadAverage1m}); on sharp's decoder ${result.sharpPathMsPerFrame} ms; straightforward sharp ${result.straightforwardMsPerFrame} ms; ` +
+    `decode alone: sharp ${result.sharpDecodeMsPerFrame} ms, TurboJPEG ${result.turbojpegDecodeMsPerFrame ?? 'n/a'} ms, cv2.imdecode ${result.opencvDecodeMsPerFrame} ms ` +
+    `(decode floor ratio ${result.decodeFloorRatio}); tensor max diff ${maxDiff}`;
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'preprocess.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
