@@ -11,16 +11,17 @@
  * own keypair, or a fresh one). Peers without the right keys never complete
  * the handshake, so no message of theirs ever reaches a handler.
  *
- * Garbage collection: every received image is an external buffer (zero
- * copy), and V8 starts a major collection for each 64 MB of external memory,
- * hundreds of times a minute at cluster rates. On small machines the
- * `yoloscale` command turns V8's concurrent marking off at its very start
- * (see bin/yoloscale.js), not here: changing V8 flags once the heap is busy
- * is undefined behaviour.
+ * Garbage collection: every received frame over 128 bytes is an external
+ * buffer (zero copy) that zeromq.js reports to V8 twice (itself, and through
+ * the ArrayBuffer it wraps), and V8 starts a major collection for each 64 MB
+ * of external memory: several a second at cluster rates. The V8 flags that
+ * make those cheaper on small machines are in v8-flags.ts. (Scavenges paced
+ * by received bytes were tried: they freed the transport's images young but
+ * cost the workers more than they saved, in `bench scheduler`.)
  */
 import * as zmq from 'zeromq';
 import { decodeMessage, encodeMessage } from './codec.js';
-import type { DropReason } from './codec.js';
+import type { Decoded, DropReason } from './codec.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { Message } from './messages.js';
@@ -331,66 +332,6 @@ class DropLog {
 /** Handler of typed messages on a router: `peer` is the sender's routing identity. */
 export type RouterHandler = (peer: Buffer, message: Message, images: Buffer[]) => void;
 
-/**
- * A bound ROUTER speaking the yoloscale protocol: decodes and validates
- * every message (refusals are dropped, counted via `onDrop` and logged) and
- * sends typed messages to a peer through the bounded queue.
- */
-export class RouterSocket {
-  readonly #pipe: FramePipe;
-  #handler: RouterHandler = () => {};
-  readonly #drops: DropLog;
-  readonly #onDrop: (reason: DropReason) => void;
-
-  constructor(opts: RouterSocketOptions = {}) {
-    const logger = opts.logger ?? silentLogger;
-    this.#drops = new DropLog(logger, opts.name ?? 'router');
-    this.#onDrop = opts.onDrop ?? (() => {});
-    this.#pipe = new FramePipe({ ...opts, type: 'router', onFrames: (frames) => this.#receive(frames) });
-  }
-
-  /** Sets the handler of valid messages (synchronous; must not await sends). */
-  onMessage(handler: RouterHandler): void {
-    this.#handler = handler;
-  }
-
-  /** Binds and starts receiving; resolves with the bound endpoint (`tcp://127.0.0.1:PORT`). */
-  bind(endpoint: string): Promise<string> {
-    return this.#pipe.bind(endpoint);
-  }
-
-  /** Enqueues a message to one peer; false when the send queue is full. */
-  send(peer: Buffer, message: Message, images?: readonly Uint8Array[]): boolean {
-    return this.#pipe.sendFrames([peer, ...encodeMessage(message, images)]);
-  }
-
-  /** Counters of the underlying socket. */
-  get stats(): PipeStats {
-    return this.#pipe.stats;
-  }
-
-  /** Resolves once queued messages were handed to ZeroMQ. */
-  flush(): Promise<void> {
-    return this.#pipe.flush();
-  }
-
-  /** Closes the socket (see {@link FramePipe.close}). */
-  close(opts?: { lingerMs?: number }): Promise<void> {
-    return this.#pipe.close(opts);
-  }
-
-  #receive(frames: Buffer[]): void {
-    const peer = frames[0];
-    const decoded = decodeMessage(frames.slice(1));
-    if (!decoded.ok) {
-      this.#onDrop(decoded.reason);
-      this.#drops.note(decoded.reason, decoded.detail, decoded.peerVersion, peer?.toString('hex'));
-      return;
-    }
-    this.#handler(peer, decoded.message, decoded.images);
-  }
-}
-
 /** Handler of typed messages on a dealer. */
 export type DealerHandler = (message: Message, images: Buffer[]) => void;
 
@@ -401,18 +342,90 @@ export interface DealerSocketOptions extends MessageSocketOptions {
   curve?: CurveClientOptions;
 }
 
-/** A connected DEALER speaking the yoloscale protocol (see {@link RouterSocket}). */
-export class DealerSocket {
-  readonly #pipe: FramePipe;
-  #handler: DealerHandler = () => {};
+/**
+ * What the typed sockets share: the frame pipe, decoding with refusals
+ * dropped, counted via `onDrop` and logged, counters, flush and close.
+ */
+abstract class TypedSocket {
+  protected readonly pipe: FramePipe;
   readonly #drops: DropLog;
   readonly #onDrop: (reason: DropReason) => void;
 
-  constructor(opts: DealerSocketOptions = {}) {
+  protected constructor(type: PipeType, opts: MessageSocketOptions & { routingId?: string; curve?: CurveServerOptions | CurveClientOptions }) {
     const logger = opts.logger ?? silentLogger;
-    this.#drops = new DropLog(logger, opts.name ?? 'dealer');
+    this.#drops = new DropLog(logger, opts.name ?? type);
     this.#onDrop = opts.onDrop ?? (() => {});
-    this.#pipe = new FramePipe({ ...opts, type: 'dealer', onFrames: (frames) => this.#receive(frames) });
+    this.pipe = new FramePipe({ ...opts, type, onFrames: (frames) => this.receive(frames) });
+  }
+
+  /** Handles one received multipart message. */
+  protected abstract receive(frames: Buffer[]): void;
+
+  /** Decodes a message; a refused one is counted and logged, and gives undefined. */
+  protected decode(frames: readonly Buffer[], peer: Buffer | undefined): Decoded | undefined {
+    const decoded = decodeMessage(frames);
+    if (decoded.ok) return decoded;
+    this.#onDrop(decoded.reason);
+    this.#drops.note(decoded.reason, decoded.detail, decoded.peerVersion, peer?.toString('hex'));
+    return undefined;
+  }
+
+  /** Counters of the underlying socket. */
+  get stats(): PipeStats {
+    return this.pipe.stats;
+  }
+
+  /** Resolves once queued messages were handed to ZeroMQ. */
+  flush(): Promise<void> {
+    return this.pipe.flush();
+  }
+
+  /** Closes the socket (see {@link FramePipe.close}). */
+  close(opts?: { lingerMs?: number }): Promise<void> {
+    return this.pipe.close(opts);
+  }
+}
+
+/**
+ * A bound ROUTER speaking the yoloscale protocol: decodes and validates
+ * every message (refusals are dropped, counted via `onDrop` and logged) and
+ * sends typed messages to a peer through the bounded queue.
+ */
+export class RouterSocket extends TypedSocket {
+  #handler: RouterHandler = () => {};
+
+  constructor(opts: RouterSocketOptions = {}) {
+    super('router', opts);
+  }
+
+  /** Sets the handler of valid messages (synchronous; must not await sends). */
+  onMessage(handler: RouterHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Binds and starts receiving; resolves with the bound endpoint (`tcp://127.0.0.1:PORT`). */
+  bind(endpoint: string): Promise<string> {
+    return this.pipe.bind(endpoint);
+  }
+
+  /** Enqueues a message to one peer; false when the send queue is full. */
+  send(peer: Buffer, message: Message, images?: readonly Uint8Array[]): boolean {
+    return this.pipe.sendFrames([peer, ...encodeMessage(message, images)]);
+  }
+
+  protected receive(frames: Buffer[]): void {
+    const peer = frames[0];
+    const decoded = this.decode(frames.slice(1), peer);
+    if (decoded) this.#handler(peer, decoded.message, decoded.images);
+  }
+}
+
+/** A connected DEALER speaking the yoloscale protocol (see {@link RouterSocket}). */
+export class DealerSocket extends TypedSocket {
+  #handler: DealerHandler = () => {};
+
+  constructor(opts: DealerSocketOptions = {}) {
+    super('dealer', opts);
   }
 
   /** Sets the handler of valid messages (synchronous; must not await sends). */
@@ -422,41 +435,21 @@ export class DealerSocket {
 
   /** Connects and starts receiving. */
   connect(endpoint: string): void {
-    this.#pipe.connect(endpoint);
+    this.pipe.connect(endpoint);
   }
 
   /** Enqueues a message; false when the send queue is full. */
   send(message: Message, images?: readonly Uint8Array[]): boolean {
-    return this.#pipe.sendFrames(encodeMessage(message, images));
+    return this.pipe.sendFrames(encodeMessage(message, images));
   }
 
   /** Enqueues raw frames as they are (tests of malformed input). */
   sendFrames(frames: Buffer[]): boolean {
-    return this.#pipe.sendFrames(frames);
+    return this.pipe.sendFrames(frames);
   }
 
-  /** Counters of the underlying socket. */
-  get stats(): PipeStats {
-    return this.#pipe.stats;
-  }
-
-  /** Resolves once queued messages were handed to ZeroMQ. */
-  flush(): Promise<void> {
-    return this.#pipe.flush();
-  }
-
-  /** Closes the socket (see {@link FramePipe.close}). */
-  close(opts?: { lingerMs?: number }): Promise<void> {
-    return this.#pipe.close(opts);
-  }
-
-  #receive(frames: Buffer[]): void {
-    const decoded = decodeMessage(frames);
-    if (!decoded.ok) {
-      this.#onDrop(decoded.reason);
-      this.#drops.note(decoded.reason, decoded.detail, decoded.peerVersion, undefined);
-      return;
-    }
-    this.#handler(decoded.message, decoded.images);
+  protected receive(frames: Buffer[]): void {
+    const decoded = this.decode(frames, undefined);
+    if (decoded) this.#handler(decoded.message, decoded.images);
   }
 }
