@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../protocol/index.js';
-import { createProvider } from '../scheduler/index.js';
 import type { ProviderConfig, RunSchedulerOptions } from '../scheduler/index.js';
 import { intFlag } from './context.js';
 import { UsageError } from './errors.js';
@@ -74,12 +73,12 @@ export function localWorkerCommand(settings: Settings): string[] {
  * Builds `runScheduler`'s `autoscaling` option from the command's flags;
  * `undefined` when autoscaling is off (`--provider none`, the default).
  */
-export function poolFromFlags(
+export async function poolFromFlags(
   values: Readonly<Record<string, unknown>>,
   env: NodeJS.ProcessEnv,
   settings: Settings,
   logger: Logger,
-): RunSchedulerOptions['autoscaling'] {
+): Promise<RunSchedulerOptions['autoscaling']> {
   const file = typeof values['pool-config'] === 'string' ? readPoolFile(values['pool-config']) : {};
   const fileProvider = file.provider as ({ kind?: unknown } & Record<string, unknown>) | undefined;
   if (fileProvider !== undefined && (typeof fileProvider !== 'object' || fileProvider === null)) throw new UsageError('pool config: provider must be an object with a "kind"');
@@ -101,6 +100,7 @@ export function poolFromFlags(
     if (fileProvider?.kind !== kind) throw new UsageError(`--provider ${kind} needs --pool-config FILE with provider: { kind: ${kind}, … }`);
     config = fileProvider as unknown as ProviderConfig;
   }
+  const { createProvider } = await import('../scheduler/index.js');
   let provider;
   try {
     provider = createProvider(config, logger);

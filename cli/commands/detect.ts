@@ -1,11 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { annotateImage } from '../../gateway/index.js';
 import { ErrorCode, YoloscaleError } from '../../protocol/index.js';
 import type { DetectionResult } from '../../protocol/index.js';
-import { DEFAULT_MODEL_ID, Engine } from '../../worker/index.js';
-import type { EngineDetectParams } from '../../worker/index.js';
+import { DEFAULT_MODEL_ID } from '../../worker/engine/models.js';
+import type { Engine, EngineDetectParams } from '../../worker/index.js';
 import type { CommandContext, CommandSpec } from '../context.js';
 import { intFlag, numberFlag, parseCommandArgs, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -101,6 +100,7 @@ async function runDetect(argv: string[], ctx: CommandContext): Promise<number> {
   try {
     if (!values.gateway) {
       const settings = resolveSettings(values, ctx.io.env);
+      const { Engine } = await import('../../worker/index.js');
       engine = await Engine.create({ modelsDir: settings.models, device: settings.device, threads: Math.min(images.length, 2) });
     }
     const out = await Promise.all(
@@ -111,6 +111,7 @@ async function runDetect(argv: string[], ctx: CommandContext): Promise<number> {
     await engine?.close();
   }
   if (annotate) {
+    const { annotateImage } = await import('../../gateway/annotate.js');
     await Promise.all(
       results.map(async (r, i) => {
         const dest = positionals.length > 1 ? join(annotate, `${basename(positionals[i]).replace(/\.[^.]+$/, '')}.jpg`) : annotate;

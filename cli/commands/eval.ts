@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_MODEL_ID, Engine, evaluate, listModels, loadYoloDataset } from '../../worker/index.js';
+import { DEFAULT_MODEL_ID } from '../../worker/engine/models.js';
 import type { EvalImage } from '../../worker/index.js';
 import type { CommandSpec } from '../context.js';
 import { intFlag, parseCommandArgs, printJson } from '../context.js';
@@ -26,6 +26,7 @@ export const evalCommand: CommandSpec = {
     if (!values.data) throw new UsageError('eval needs --data DIR (holding images/ and labels/)', USAGE);
     const settings = resolveSettings(values, ctx.io.env);
     const model = (values.model as string | undefined) ?? DEFAULT_MODEL_ID;
+    const { Engine, evaluate, listModels, loadYoloDataset } = await import('../../worker/index.js');
     const listing = (await listModels(settings.models)).find((m) => m.id === model);
     const multiLabel = listing ? listing.family === 'ultralytics' || listing.family === 'yolov5' : false;
     const dataset = await loadYoloDataset(values.data as string);

@@ -1,4 +1,3 @@
-import { makeDynamic } from '../../worker/index.js';
 import type { CommandContext } from '../context.js';
 import { intFlag, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -10,6 +9,7 @@ import { UsageError } from '../errors.js';
  */
 export async function makeDynamicCommandRun(args: string[], values: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   if (args.length !== 2) throw new UsageError('models make-dynamic takes IN.onnx OUT.onnx', 'models make-dynamic IN.onnx OUT.onnx [--batch N]');
+  const { makeDynamic } = await import('../../worker/index.js');
   const report = await makeDynamic(args[0], args[1], { batch: intFlag('batch', values.batch as string | undefined, 2) });
   if (ctx.global.json) printJson(ctx.io, report);
   else {

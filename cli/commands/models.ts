@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { addModel, builtinModel, downloadVerified, listModels, MODEL_FAMILIES } from '../../worker/index.js';
+// The catalog's own modules, not the worker's index: listing or pulling a model loads no ONNX Runtime.
+import { addModel, listModels } from '../../worker/engine/catalog.js';
+import { downloadVerified } from '../../worker/engine/download.js';
+import { builtinModel, MODEL_FAMILIES } from '../../worker/engine/models.js';
 import type { ModelFamily } from '../../worker/index.js';
 import type { CommandSpec } from '../context.js';
 import { intFlag, parseCommandArgs, printJson } from '../context.js';

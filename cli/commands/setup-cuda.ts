@@ -1,4 +1,3 @@
-import { setupCuda } from '../../worker/index.js';
 import type { CommandSpec } from '../context.js';
 import { parseCommandArgs, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -11,6 +10,7 @@ export const setupCudaCommand: CommandSpec = {
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, { from: { type: 'string' }, 'no-verify': { type: 'boolean' } }, this.usage[0]);
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const { setupCuda } = await import('../../worker/index.js');
     const r = await setupCuda({ from: values.from as string | undefined, verify: !values['no-verify'] });
     if (ctx.global.json) printJson(ctx.io, r);
     else {

@@ -1,4 +1,3 @@
-import { runSim } from '../../scheduler/index.js';
 import type { CommandSpec } from '../context.js';
 import { intFlag, parseCommandArgs, printJson } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +21,7 @@ export const simCommand: CommandSpec = {
     const policy = (values.policy as string | undefined) ?? 'both';
     if (policy !== 'predictive' && policy !== 'reactive' && policy !== 'both') throw new UsageError('--policy must be predictive, reactive or both', USAGE);
     const leadTimeS = intFlag('lead-time-s', values['lead-time-s'] as string | undefined, 0);
+    const { runSim } = await import('../../scheduler/index.js');
     const out = await runSim({
       trace: values.trace as string,
       policy,
