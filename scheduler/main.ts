@@ -6,10 +6,14 @@
 import { Registry as MetricsRegistry } from 'prom-client';
 import { ErrorCode, YoloscaleError, silentLogger } from '../protocol/index.js';
 import type { Logger } from '../protocol/index.js';
-import { buildAdminApp, nodesRoutes } from './admin/index.js';
-import type { AdminPlugin } from './admin/index.js';
-import { Autoscaler, poolRoutes, schedulerClusterPort } from './autoscaler/index.js';
-import type { AutoscalerOptions } from './autoscaler/index.js';
+// The admin app and node routes by their own modules (the admin index also holds the tenant
+// routes and so the ledger), and the autoscaler only when it is on: every module in this
+// process is marked at each of the frequent major collections that received images cause
+// (see bench/scheduler.ts), so the process loads what it runs and no more.
+import { buildAdminApp } from './admin/app.js';
+import type { AdminPlugin } from './admin/app.js';
+import { nodesRoutes } from './admin/nodes-routes.js';
+import type { Autoscaler, AutoscalerOptions } from './autoscaler/index.js';
 import { SchedulerMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
 import type { Frame, SchedulerOptions } from './scheduler.js';
@@ -126,9 +130,11 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     onAdmit: opts.autoscaling ? (model, cost) => ref.autoscaler?.recordTokens(model, cost) : undefined,
   });
   ref.scheduler = s;
-  const autoscaler = opts.autoscaling
-    ? new Autoscaler({ ...opts.autoscaling, cluster: schedulerClusterPort(s, { logger }), metricsRegistry, logger })
-    : undefined;
+  const auto = opts.autoscaling ? await import('./autoscaler/index.js') : undefined;
+  const autoscaler =
+    auto && opts.autoscaling
+      ? new auto.Autoscaler({ ...opts.autoscaling, cluster: auto.schedulerClusterPort(s, { logger }), metricsRegistry, logger })
+      : undefined;
   ref.autoscaler = autoscaler;
   const app = await buildAdminApp({
     adminToken: opts.adminToken,
@@ -136,7 +142,7 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     logger,
     plugins: [
       { plugin: nodesRoutes, opts: { admin: s, onRetire: autoscaler ? (id: string) => autoscaler.terminate(id, 'operator retire') : undefined } },
-      autoscaler ? { plugin: poolRoutes, opts: { autoscaler } } : { plugin: poolOffRoutes, opts: {} },
+      auto && autoscaler ? { plugin: auto.poolRoutes, opts: { autoscaler } } : { plugin: poolOffRoutes, opts: {} },
       ...(opts.adminPlugins ?? []),
     ],
     health: () => ({ nodes: s.registry.counts().ready }),

@@ -1,7 +1,8 @@
 // Scheduler process for the cluster benchmarks (free ports, warn-level logs).
 import { createLogger } from '../../protocol/index.js';
-import { runScheduler } from '../../scheduler/index.js';
-import type { RunSchedulerOptions } from '../../scheduler/index.js';
+// The process entry itself, not the scheduler's index (which holds the simulator, the notifier, …), as `yoloscale scheduler` does.
+import { runScheduler } from '../../scheduler/main.js';
+import type { RunSchedulerOptions } from '../../scheduler/main.js';
 
 const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as Partial<RunSchedulerOptions>;
 const handle = await runScheduler({ adminToken: 'bench-admin-token', host: '127.0.0.1', workerPort: 0, clientPort: 0, adminPort: 0, ...opts, logger: createLogger('scheduler', 'warn') });

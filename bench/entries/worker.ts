@@ -1,6 +1,6 @@
 // Worker process for the cluster benchmarks (echo-only unless `inference`).
 import { createLogger } from '../../protocol/index.js';
-import { runWorker } from '../../worker/index.js';
+import { runWorker } from '../../worker/agent/main.js';
 
 type Opts = Parameters<typeof runWorker>[0];
 const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as Opts;

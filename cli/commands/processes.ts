@@ -41,9 +41,11 @@ export const schedulerCommand: CommandSpec = {
     );
     noPositionals(positionals, this.usage[0]);
     const settings = resolveSettings(values, ctx.io.env);
-    const [{ applyElasticPlans, openLedger }, { Notifier, runScheduler, tenantRoutes }] = await Promise.all([
+    const [{ applyElasticPlans, openLedger }, { runScheduler }, { tenantRoutes }, { Notifier }] = await Promise.all([
       import('../../ledger/index.js'),
-      import('../../scheduler/index.js'),
+      import('../../scheduler/main.js'),
+      import('../../scheduler/admin/tenants.js'),
+      import('../../scheduler/notify/index.js'),
     ]);
     const logger = createLogger('scheduler');
     const autoscaling = await poolFromFlags(values, ctx.io.env, settings, logger);
@@ -119,7 +121,7 @@ export const workerCommand: CommandSpec = {
     const settings = resolveSettings(values, ctx.io.env);
     const scheduler = ctx.global.scheduler?.startsWith('tcp://') ? ctx.global.scheduler : `tcp://127.0.0.1:${settings.workerPort}`;
     const logger = createLogger('worker');
-    const { runWorker } = await import('../../worker/index.js');
+    const { runWorker } = await import('../../worker/agent/main.js');
     const handle = await runWorker({
       scheduler,
       modelsDir: settings.models,

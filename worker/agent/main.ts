@@ -8,7 +8,6 @@ import type { Logger } from '../../protocol/index.js';
 import { NodeAgent } from './agent.js';
 import type { NodeAgentOptions } from './agent.js';
 import type { EngineLike } from './engine-like.js';
-import { createEngine } from './engine-adapter.js';
 
 /** Options of {@link runWorker}. */
 export interface RunWorkerOptions {
@@ -64,6 +63,8 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
   let engine: EngineLike | null = opts.engine ?? null;
   if (!engine && opts.inference !== false) {
     if (typeof opts.modelsDir !== 'string' || opts.modelsDir === '') throw new TypeError('options.modelsDir must be a directory path');
+    // Loaded only here: an echo-only node never loads ONNX Runtime, sharp or the thread pool.
+    const { createEngine } = await import('./engine-adapter.js');
     engine = await createEngine({ modelsDir: opts.modelsDir, device: opts.device ?? 'auto', threads: opts.threads, preload: opts.preload, logger });
   }
   const agent = new NodeAgent({ scheduler: opts.scheduler, nodeId: opts.nodeId, engine, echo, slots: opts.slots, echoDelayMs: opts.echoDelayMs, curve: opts.curve, logger });
