@@ -61,7 +61,7 @@ export interface ModelInfo {
   /** One-line description, where known. */
   description?: string;
   /** Class names by id, where known. */
-  classNames?: string[];
+  classNames?: readonly string[];
 }
 
 /** Announces a worker node. */
