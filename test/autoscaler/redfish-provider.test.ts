@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
+import { running, until } from '../helpers/wait.js';
 import { RedfishProvider } from '../../scheduler/autoscaler/index.js';
 import type { InventoryHost } from '../../scheduler/autoscaler/index.js';
 import { sshdUnavailable, startSilentListener, startSshd } from './helpers/sshd.js';
@@ -98,23 +99,6 @@ function sys(over: Partial<FakeSystem> = {}): FakeSystem {
   return { power: 'Off', resets: [], ...over };
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const skip = sshdUnavailable();
 
 t.test('redfish provider - powers on through the BMC, bootstraps over SSH, shuts down gracefully', { skip }, async (t) => {
@@ -130,14 +114,14 @@ t.test('redfish provider - powers on through the BMC, bootstraps over SSH, shuts
   const ids = await provider.launch('cpu', 2, 'boot-1');
   t.same(ids, ['metal-1', 'metal-2']);
   t.same(await provider.launch('cpu', 2, 'boot-1'), ids, 'idempotent per request id');
-  await until(async () => (await provider.list()).every((i) => i.status === 'running'));
+  await until(async () => (await provider.list()).every((i) => i.status === 'running'), 20_000);
   t.same(systems['1'].resets, ['On'], 'one power-on for the repeated request');
   t.equal(systems['1'].power, 'On');
   const pid = Number(readFileSync(join(sshd.dir, 'metal-1.pid'), 'utf8'));
-  t.ok(alive(pid), 'the worker was started over SSH after power-on');
+  t.ok(running(pid), 'the worker was started over SSH after power-on');
 
   await provider.terminate(ids, 'down-1');
-  t.notOk(alive(pid), 'the worker was stopped over SSH');
+  t.notOk(running(pid), 'the worker was stopped over SSH');
   t.same(systems['1'].resets, ['On', 'GracefulShutdown']);
   t.equal(systems['1'].power, 'Off');
   t.same(systems['2'].resets, ['On', 'GracefulShutdown', 'ForceOff'], 'a host ignoring GracefulShutdown is forced off');
@@ -194,7 +178,7 @@ t.test('redfish provider - wrong BMC credentials are an error, not a crash', asy
   });
   t.teardown(() => provider.close());
   await provider.launch('cpu', 1, 'x');
-  await until(async () => (await provider.list())[0].status === 'failed');
+  await until(async () => (await provider.list())[0].status === 'failed', 20_000);
   t.match(provider.pollErrors(), [{ code: 'bmc_error', message: /answered 401/ }]);
   t.same(systems['1'].resets, []);
   t.throws(() => new RedfishProvider({ hosts: [{ name: 'n', address: 'a', port: 22, user: undefined, identityFile: undefined, knownHostsFile: undefined, type: 'cpu', startCommand: 'x', stopCommand: 'y', connectTimeoutS: 1 }] }), /has no bmc entry/);

@@ -3,26 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { running, until } from '../helpers/wait.js';
 import { SshProvider, loadInventory, parseInventory } from '../../scheduler/autoscaler/index.js';
 import { freePort, sshdUnavailable, startSilentListener, startSshd } from './helpers/sshd.js';
-
-/** True when `pid` runs (a zombie left for an init that does not reap counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const skip = sshdUnavailable();
 
@@ -35,16 +18,16 @@ t.test('ssh provider - starts and stops workers on inventory hosts through a rea
   const ids = await provider.launch('cpu', 2, 'launch-1');
   t.same(ids.sort(), ['node-a', 'node-b'], 'two cpu hosts claimed; the gpu host is another type');
   t.same(await provider.launch('cpu', 2, 'launch-1'), ids, 'same request id: nothing new');
-  await until(async () => (await provider.list()).every((i) => i.status === 'running'));
+  await until(async () => (await provider.list()).every((i) => i.status === 'running'), 20_000);
   const pidFile = (id: string) => join(sshd.dir, `${id}.pid`);
   const pids = ids.map((id) => Number(readFileSync(pidFile(id), 'utf8')));
-  t.ok(pids.every(alive), 'the remote worker processes run');
+  t.ok(pids.every(running), 'the remote worker processes run');
 
   t.same(await provider.launch('cpu', 1, 'launch-2'), [], 'no free cpu host left');
   t.match(provider.pollErrors(), [{ requestId: 'launch-2', code: 'no_host', op: 'launch' }]);
 
   await provider.terminate(['node-a'], 'term-1');
-  t.notOk(alive(pids[ids.indexOf('node-a')]), 'stopped over ssh');
+  t.notOk(running(pids[ids.indexOf('node-a')]), 'stopped over ssh');
   t.notOk(existsSync(pidFile('node-a')));
   t.equal((await provider.list()).find((i) => i.id === 'node-a')?.status, 'terminated');
   await provider.terminate(['node-a'], 'term-1'); // idempotent: the stop command would fail a second time
@@ -52,7 +35,7 @@ t.test('ssh provider - starts and stops workers on inventory hosts through a rea
 
   const again = await provider.launch('cpu', 1, 'launch-3');
   t.same(again, ['node-a'], 'a terminated host is free again');
-  await until(async () => (await provider.list()).find((i) => i.id === 'node-a')?.status === 'running');
+  await until(async () => (await provider.list()).find((i) => i.id === 'node-a')?.status === 'running', 20_000);
   await provider.terminate(['node-a', 'node-b'], 'term-2');
   t.ok((await provider.list()).filter((i) => i.type === 'cpu').every((i) => i.status === 'terminated'));
   t.same(provider.pollErrors(), []);

@@ -1,8 +1,20 @@
+import { readFileSync } from 'node:fs';
+
 /** True while a process with this pid exists. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `pid` runs: a zombie (left for an init that does not reap it) counts as gone. Linux /proc. */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
