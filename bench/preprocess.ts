@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { lastDecode, prepareImage, turboJpeg, useJpegDecoder } from '../worker/image/index.js';
 import { REPO_ROOT, findPython } from './python.js';
+import { median, round, writeBenchResult } from './script-args.js';
 import type { LetterboxSpec } from '../worker/image/index.js';
 
 /**
@@ -151,8 +152,6 @@ async function straightforward(bytes: Buffer): Promise<Float32Array> {
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /** Runs the comparison and writes `bench/results/preprocess.json`. */
 export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Promise<PreprocessBenchResult> {
   const image = resolve(opts.image ?? join(REPO_ROOT, '..', 'shared', 'images', 'coco128-train2017-000000000257.jpg'));
@@ -162,6 +161,7 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
   if (!Number.isInteger(warmup) || warmup < 0) throw new TypeError('options.warmup must be a non-negative integer');
   if (!Number.isInteger(frames) || frames < 1) throw new TypeError('options.frames must be a positive integer');
   if (!Number.isInteger(rounds) || rounds < 1) throw new TypeError('options.rounds must be a positive integer');
+  const round3 = (v: number) => round(v, 3);
   const outDir = resolve(opts.outDir ?? join(REPO_ROOT, 'bench', 'results'));
   const python = findPython(opts.python);
   const bytes = await readFile(image);
@@ -230,9 +230,11 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
   }
 
   const prepMs = median(ours.map((o) => o.ms));
+  const prepCpuMs = median(ours.map((o) => o.cpuMs));
   const cvCpuMs = median(cv.map((c) => c.cpuMsPerFrame));
+  const sharpDecodeCpuMs = median(decode.map((d) => d.cpuMs));
   const tjDecodeCpuMs = tjDecode.length > 0 ? median(tjDecode.map((d) => d.cpuMs)) : null;
-  const usedDecodeCpuMs = used.decoder === 'turbojpeg' && tjDecodeCpuMs !== null ? tjDecodeCpuMs : median(decode.map((d) => d.cpuMs));
+  const usedDecodeCpuMs = used.decoder === 'turbojpeg' && tjDecodeCpuMs !== null ? tjDecodeCpuMs : sharpDecodeCpuMs;
   const cvMs = median(cv.map((c) => c.msPerFrame));
   const result: PreprocessBenchResult = {
     image: basename(image),
@@ -241,9 +243,9 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     prepareMsPerFrame: round3(prepMs),
     opencvMsPerFrame: round3(cvMs),
     ratio: round3(prepMs / cvMs),
-    prepareCpuMsPerFrame: round3(median(ours.map((o) => o.cpuMs))),
+    prepareCpuMsPerFrame: round3(prepCpuMs),
     opencvCpuMsPerFrame: round3(cvCpuMs),
-    cpuRatio: round3(median(ours.map((o) => o.cpuMs)) / cvCpuMs),
+    cpuRatio: round3(prepCpuMs / cvCpuMs),
     sharpPathMsPerFrame: round3(median(sharpPath.map((o) => o.ms))),
     sharpPathCpuMsPerFrame: round3(median(sharpPath.map((o) => o.cpuMs))),
     loadAverage1m: round3(loadavg()[0]),
@@ -251,7 +253,7 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     straightforwardMsPerFrame: round3(median(plain)),
     perCoreConcurrency: { threads: wideThreads, msPerFrame: round3(wide.ms), cpuMsPerFrame: round3(wide.cpuMs) },
     sharpDecodeMsPerFrame: round3(median(decode.map((d) => d.ms))),
-    sharpDecodeCpuMsPerFrame: round3(median(decode.map((d) => d.cpuMs))),
+    sharpDecodeCpuMsPerFrame: round3(sharpDecodeCpuMs),
     turbojpegDecodeMsPerFrame: tjDecode.length > 0 ? round3(median(tjDecode.map((d) => d.ms))) : null,
     turbojpegDecodeCpuMsPerFrame: tjDecodeCpuMs === null ? null : round3(tjDecodeCpuMs),
     opencvDecodeMsPerFrame: round3(median(cv.map((c) => c.decodeMsPerFrame))),
@@ -269,11 +271,6 @@ export async function runPreprocessBench(opts: PreprocessBenchOptions = {}): Pro
     `(ratio ${result.ratio}, CPU ratio ${result.cpuRatio}, load ${result.loadAverage1m}); on sharp's decoder ${result.sharpPathMsPerFrame} ms; straightforward sharp ${result.straightforwardMsPerFrame} ms; ` +
     `decode alone: sharp ${result.sharpDecodeMsPerFrame} ms, TurboJPEG ${result.turbojpegDecodeMsPerFrame ?? 'n/a'} ms, cv2.imdecode ${result.opencvDecodeMsPerFrame} ms ` +
     `(decode floor ratio ${result.decodeFloorRatio}); tensor max diff ${maxDiff}`;
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'preprocess.json'), JSON.stringify(result, null, 2) + '\n');
+  await writeBenchResult('preprocess', result, join(outDir, 'preprocess.json'));
   return result;
-}
-
-function round3(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }

@@ -41,7 +41,7 @@ import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js'
 import type { Lane } from '../protocol/index.js';
 import { startEntry } from './processes.js';
 import type { BenchProc } from './processes.js';
-import { isMainModule, machineInfo, round, scriptFlags, writeBenchResult } from './script-args.js';
+import { isMainModule, machineInfo, median, round, scriptFlags, writeBenchResult } from './script-args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // From sources this file is bench/X.ts; built, dist/bench/X.js.
@@ -184,10 +184,6 @@ function cpuPerFrame(cpu: { bareClient: number; echo: number; clusterClient: num
   };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 
 function positiveInt(v: unknown, name: string): void {

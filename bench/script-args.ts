@@ -39,6 +39,12 @@ export function round(v: number, digits = 2): number {
   return Math.round(v * f) / f;
 }
 
+/** The upper middle of `values` (the middle one for an odd count; NaN when empty): the median round of a bench. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
 /** The machine fields every bench result ends with; `loadStart` is the 1-minute load average when the bench began. */
 export function machineInfo(loadStart: number): { cpuCores: number; loadAvg: { start: number; end: number }; node: string; date: string } {
   return {
