@@ -100,7 +100,7 @@ export async function poolFromFlags(
     if (fileProvider?.kind !== kind) throw new UsageError(`--provider ${kind} needs --pool-config FILE with provider: { kind: ${kind}, … }`);
     config = fileProvider as unknown as ProviderConfig;
   }
-  const { createProvider } = await import('../scheduler/index.js');
+  const { createProvider } = await import('../scheduler/autoscaler/index.js');
   let provider;
   try {
     provider = createProvider(config, logger);

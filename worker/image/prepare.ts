@@ -261,7 +261,7 @@ export async function prepareImage(bytes: Uint8Array, spec: LetterboxSpec, out?:
     if (typeof tj === 'string') declined = tj;
     else ({ px, channelPlane } = tj);
   }
-  lastReport = px !== undefined ? { decoder: 'turbojpeg' } : declined !== undefined ? { decoder: 'sharp', declined } : { decoder: 'sharp' };
+  lastReport = px !== undefined ? { decoder: 'turbojpeg' } : { decoder: 'sharp', ...(declined !== undefined ? { declined } : {}) };
   if (px === undefined) px = await decodeSharp(bytes, oriented, libvipsResize, geo);
   if (px.width * px.height * px.channels > px.data.length || px.channels < 3 || px.channels > 4) {
     throw new YoloscaleError(ErrorCode.badImage, `image decoded to an unexpected layout (${px.width}x${px.height}x${px.channels})`);
