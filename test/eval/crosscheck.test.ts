@@ -1,12 +1,11 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAP_TOLERANCE, runEvalCrosscheck } from '../../bench/eval-crosscheck.js';
-import { HAVE_MODELS, IMAGES_DIR, MODELS_DIR } from '../helpers/env.js';
+import { HAVE_MODELS, IMAGES_DIR, MODELS_DIR, OPENCV_PYTHON } from '../helpers/env.js';
 
-const haveCv2 = ['/usr/bin/python3', 'python3'].some((p) => spawnSync(p, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0);
+const haveCv2 = OPENCV_PYTHON !== undefined;
 const skip = !haveCv2 ? 'python3-opencv is not installed' : !HAVE_MODELS ? 'models missing' : false;
 
 t.test('eval cross-check - yoloscale eval agrees with an independent OpenCV/numpy evaluation of yolox-nano', { skip }, async (t) => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPython } from '../../bench/python.js';
 
 /** Repository root (two levels above this file). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,3 +25,12 @@ export function image(name: string): string {
 
 /** True when the real models are present (they always are in CI). */
 export const HAVE_MODELS = existsSync(join(MODELS_DIR, 'yolox_nano.onnx'));
+
+/** The Python with cv2 and numpy the OpenCV comparisons run under (bench/python.ts's choice), or undefined where there is none. */
+export const OPENCV_PYTHON: string | undefined = (() => {
+  try {
+    return findPython(undefined);
+  } catch {
+    return undefined;
+  }
+})();

@@ -1,11 +1,11 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPreprocessBench } from '../../bench/preprocess.js';
+import { OPENCV_PYTHON } from '../helpers/env.js';
 
-const haveCv2 = ['/usr/bin/python3', 'python3'].some((p) => spawnSync(p, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0);
+const haveCv2 = OPENCV_PYTHON !== undefined;
 
 t.test('bench preprocess - runs ours and OpenCV side by side and writes the JSON', { skip: haveCv2 ? false : 'python3-opencv is not installed' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ys-bench-'));

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { isYoloscaleError } from '../../protocol/index.js';
 import { lastDecode, prepareImage, turboJpeg, useJpegDecoder } from '../../worker/image/index.js';
 import type { DecodeReport, LetterboxSpec, PreparedImage } from '../../worker/image/index.js';
-import { IMAGES_DIR, REPO_ROOT, image } from '../helpers/env.js';
+import { IMAGES_DIR, OPENCV_PYTHON, REPO_ROOT, image } from '../helpers/env.js';
 
 const YOLOX: LetterboxSpec = { size: 416, channelOrder: 'bgr', scale: 1, placement: 'top-left', padValue: 114, dtype: 'float32' };
 const ULTRA: LetterboxSpec = { size: 640, channelOrder: 'rgb', scale: 255, placement: 'centre', padValue: 114, dtype: 'float16' };
@@ -20,7 +20,7 @@ const photos = readdirSync(IMAGES_DIR)
   .sort();
 const tj = turboJpeg();
 const noLib = tj.ok ? false : `no libturbojpeg here: ${tj.reason}`;
-const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0);
+const python = OPENCV_PYTHON;
 
 /** prepareImage with the JPEG decoder held to `choice`, and which decoder it used. */
 async function prepareWith(choice: 'auto' | 'sharp', bytes: Uint8Array, spec: LetterboxSpec): Promise<{ r: PreparedImage; used: DecodeReport }> {
