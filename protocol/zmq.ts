@@ -13,14 +13,19 @@
  *
  * Garbage collection: every received frame over 128 bytes is an external
  * buffer (zero copy) that zeromq.js reports to V8 twice (itself, and through
- * the ArrayBuffer it wraps), and V8 starts a major collection for each 64 MB
- * of external memory: several a second at cluster rates. The V8 flags that
- * make those cheaper on small machines are in v8-flags.ts. (Scavenges paced
- * by received bytes were tried: they freed the transport's images young but
- * cost the workers more than they saved, in `bench scheduler`.)
+ * the ArrayBuffer it wraps). That count only falls when a collection frees
+ * the buffer, and a process that receives images faster than its JavaScript
+ * heap fills goes a long time between scavenges, so the count climbs past
+ * V8's 64 MB external limit and starts a full mark-compact: several a second
+ * at cluster rates. `scavengeEveryBytes` runs a scavenge after that many
+ * received bytes instead, so images that died young are uncounted before the
+ * limit is reached. The scheduler's client socket uses it (its images live
+ * for milliseconds); the V8 flags that make the remaining major collections
+ * cheaper on small machines are in v8-flags.ts.
  */
 import * as zmq from 'zeromq';
 import { decodeMessage, encodeMessage } from './codec.js';
+import { collectYoung } from './young-gc.js';
 import type { Decoded, DropReason } from './codec.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
@@ -45,6 +50,8 @@ export interface FramePipeOptions {
   curve?: CurveServerOptions | CurveClientOptions;
   /** Called with every received multipart message, synchronously, from the one receive loop. */
   onFrames: (frames: Buffer[]) => void;
+  /** Runs a young-generation collection after this many received bytes (frames over 128 bytes; default: never). See the module comment. */
+  scavengeEveryBytes?: number;
 }
 
 /** CURVE keys of a server socket (the scheduler's ROUTERs). Keys are 40-character Z85 strings. */
@@ -140,6 +147,8 @@ export class FramePipe {
   readonly #logger: Logger;
   readonly #limit: number;
   readonly #onFrames: (frames: Buffer[]) => void;
+  readonly #scavengeEvery: number;
+  #receivedBytes = 0;
   #queue: Buffer[][] = [];
   #head = 0;
   #pumping = false;
@@ -153,12 +162,14 @@ export class FramePipe {
     if (typeof opts.onFrames !== 'function') throw new TypeError('options.onFrames must be a function');
     positiveInt(opts.sendQueueLimit, 'sendQueueLimit');
     positiveInt(opts.highWaterMark, 'highWaterMark');
+    positiveInt(opts.scavengeEveryBytes, 'scavengeEveryBytes');
     checkCurve(opts.curve, opts.type);
     const hwm = opts.highWaterMark ?? DEFAULT_HWM;
     this.#name = opts.name ?? opts.type;
     this.#logger = opts.logger ?? silentLogger;
     this.#limit = opts.sendQueueLimit ?? DEFAULT_QUEUE_LIMIT;
     this.#onFrames = opts.onFrames;
+    this.#scavengeEvery = opts.scavengeEveryBytes ?? Infinity;
     const common = {
       sendHighWaterMark: hwm,
       receiveHighWaterMark: hwm,
@@ -267,7 +278,15 @@ export class FramePipe {
         this.#stats.handlerErrors++;
         this.#logger.error({ err, socket: this.#name }, 'message handler threw; message dropped');
       }
+      if (this.#scavengeEvery !== Infinity) this.#pace(frames);
     }
+  }
+
+  #pace(frames: Buffer[]): void {
+    for (const f of frames) if (f.length > 128) this.#receivedBytes += f.length;
+    if (this.#receivedBytes < this.#scavengeEvery) return;
+    this.#receivedBytes = 0;
+    collectYoung();
   }
 
   async #pump(): Promise<void> {
@@ -307,6 +326,8 @@ export interface MessageSocketOptions {
   highWaterMark?: number;
   /** Called for every refused message (metrics). */
   onDrop?: (reason: DropReason) => void;
+  /** See {@link FramePipeOptions.scavengeEveryBytes}. */
+  scavengeEveryBytes?: number;
 }
 
 /** Options of {@link RouterSocket}. */
