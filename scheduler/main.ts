@@ -1,7 +1,8 @@
 /**
- * Process entry of `yoloscale scheduler`: builds the metrics registry, the
- * {@link Scheduler} and the admin app, binds everything and (optionally)
- * stops cleanly on SIGTERM/SIGINT.
+ * Process entry of `yoloscale scheduler`: builds the metrics registry, starts
+ * the scheduler core in its own thread ({@link SchedulerHost}; why: see
+ * core-thread.ts), builds the admin app on this thread, binds everything and
+ * (optionally) stops cleanly on SIGTERM/SIGINT.
  */
 import { Registry as MetricsRegistry } from 'prom-client';
 import { ErrorCode, YoloscaleError, silentLogger } from '../protocol/index.js';
@@ -14,10 +15,9 @@ import { buildAdminApp } from './admin/app.js';
 import type { AdminPlugin } from './admin/app.js';
 import { nodesRoutes } from './admin/nodes-routes.js';
 import type { Autoscaler, AutoscalerOptions } from './autoscaler/index.js';
+import { SchedulerHost } from './core-host.js';
 import { SchedulerMetrics } from './metrics.js';
-import { Scheduler } from './scheduler.js';
-import type { Frame, SchedulerOptions } from './scheduler.js';
-import type { TenantQueue } from './lanes.js';
+import type { SchedulerOptions } from './scheduler.js';
 import type { FastifyPluginAsync } from 'fastify';
 
 /** Without a node provider the pool routes say so, instead of a bare "no route". */
@@ -49,8 +49,8 @@ export interface RunSchedulerOptions {
   deadAfterMs?: number;
   maxRequeues?: number;
   perTenantLimit?: number;
-  /** Lane queue factory (default: the weighted fair queue). */
-  createQueue?: (perTenantLimit: number) => TenantQueue<Frame>;
+  /** Scavenge after this many MB of received images (default 8; 0: never; see `SchedulerOptions`). */
+  scavengeEveryMb?: number;
   /** CURVE server keys for the worker and gateway sockets (SPEC.md §13; default: plain TCP). */
   curve?: SchedulerOptions['curve'];
   /** prom-client registry (default: a fresh one, never the global default). */
@@ -72,7 +72,8 @@ export interface RunSchedulerOptions {
 
 /** A running scheduler process. */
 export interface SchedulerHandle {
-  scheduler: Scheduler;
+  /** The scheduler core, running in its own thread. */
+  scheduler: SchedulerHost;
   /** The reconcile loop, when autoscaling is on. */
   autoscaler?: Autoscaler;
   metricsRegistry: MetricsRegistry;
@@ -110,50 +111,59 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
   const clientPort = port(opts.clientPort, 'clientPort', 5556);
   const adminPort = port(opts.adminPort, 'adminPort', 8081);
   const metricsRegistry = opts.metricsRegistry ?? new MetricsRegistry();
-  // The gauges read the scheduler when scraped; it is created right after them.
-  const ref: { scheduler?: Scheduler; autoscaler?: Autoscaler } = {};
+  // The gauges read the core's last tick, which a scrape brings up to date first.
+  const ref: { scheduler?: SchedulerHost; autoscaler?: Autoscaler } = {};
   const metrics = new SchedulerMetrics(metricsRegistry, {
     queueDepth: (lane) => ref.scheduler?.queueDepth(lane) ?? 0,
-    nodeCounts: () => (ref.scheduler as Scheduler).registry.counts(),
+    nodeCounts: () => (ref.scheduler as SchedulerHost).counts(),
   });
-  const s = new Scheduler({
+  const s = await SchedulerHost.start({
+    workerEndpoint: `tcp://${zmqHost}:${workerPort}`,
+    clientEndpoint: `tcp://${zmqHost}:${clientPort}`,
+    scheduler: {
+      maxBatch: opts.maxBatch,
+      maxDelayMs: opts.maxDelayMs,
+      heartbeatMs: opts.heartbeatMs,
+      deadAfterMs: opts.deadAfterMs,
+      maxRequeues: opts.maxRequeues,
+      perTenantLimit: opts.perTenantLimit,
+      scavengeEveryMb: opts.scavengeEveryMb,
+      curve: opts.curve,
+    },
     logger,
     metrics,
-    maxBatch: opts.maxBatch,
-    maxDelayMs: opts.maxDelayMs,
-    heartbeatMs: opts.heartbeatMs,
-    deadAfterMs: opts.deadAfterMs,
-    maxRequeues: opts.maxRequeues,
-    perTenantLimit: opts.perTenantLimit,
-    createQueue: opts.createQueue,
-    curve: opts.curve,
     onAdmit: opts.autoscaling ? (model, cost) => ref.autoscaler?.recordTokens(model, cost) : undefined,
   });
   ref.scheduler = s;
-  const auto = opts.autoscaling ? await import('./autoscaler/index.js') : undefined;
-  const autoscaler =
-    auto && opts.autoscaling
-      ? new auto.Autoscaler({ ...opts.autoscaling, cluster: auto.schedulerClusterPort(s, { logger }), metricsRegistry, logger })
-      : undefined;
-  ref.autoscaler = autoscaler;
-  const app = await buildAdminApp({
-    adminToken: opts.adminToken,
-    metricsRegistry,
-    logger,
-    plugins: [
-      { plugin: nodesRoutes, opts: { admin: s, onRetire: autoscaler ? (id: string) => autoscaler.terminate(id, 'operator retire') : undefined } },
-      auto && autoscaler ? { plugin: auto.poolRoutes, opts: { autoscaler } } : { plugin: poolOffRoutes, opts: {} },
-      ...(opts.adminPlugins ?? []),
-    ],
-    health: () => ({ nodes: s.registry.counts().ready }),
-  });
-  let endpoints;
+  const endpoints = s.endpoints;
+  let app;
+  let autoscaler: Autoscaler | undefined;
   try {
-    endpoints = await s.start(`tcp://${zmqHost}:${workerPort}`, `tcp://${zmqHost}:${clientPort}`);
+    const auto = opts.autoscaling ? await import('./autoscaler/index.js') : undefined;
+    // The autoscaler reads nodes and queue depths from the core's last tick; its writes reach the core in order.
+    const clusterView = { registry: s.registry, act: (id: string, action: 'drain' | 'retire') => s.act(id, action), queue: () => s.queueNow() };
+    autoscaler = auto && opts.autoscaling ? new auto.Autoscaler({ ...opts.autoscaling, cluster: auto.schedulerClusterPort(clusterView, { logger }), metricsRegistry, logger }) : undefined;
+    ref.autoscaler = autoscaler;
+    const retire = autoscaler;
+    app = await buildAdminApp({
+      adminToken: opts.adminToken,
+      metricsRegistry,
+      logger,
+      plugins: [
+        { plugin: nodesRoutes, opts: { admin: s, onRetire: retire ? (id: string) => retire.terminate(id, 'operator retire') : undefined } },
+        auto && autoscaler ? { plugin: auto.poolRoutes, opts: { autoscaler } } : { plugin: poolOffRoutes, opts: {} },
+        ...(opts.adminPlugins ?? []),
+      ],
+      health: async () => {
+        await s.flush();
+        return { nodes: s.counts().ready };
+      },
+      beforeScrape: () => s.flush(),
+    });
     await app.listen({ host, port: adminPort });
   } catch (err) {
     await s.close();
-    await app.close();
+    await app?.close();
     await autoscaler?.close();
     throw err;
   }
@@ -183,6 +193,12 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     })();
     return closing;
   };
+  void s.exited.then((code) => {
+    if (closing) return;
+    logger.error({ code }, 'scheduler core thread stopped unexpectedly; the scheduler stops');
+    process.exitCode = 1;
+    void close();
+  });
   if (opts.handleSignals !== false) {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -31,7 +31,9 @@ export interface AdminAppOptions {
   /** Failed auth attempts per client address per minute before 429 (default 20). */
   authFailuresPerMinute?: number;
   /** Answer of `/healthz` beyond `{status:"ok"}`. */
-  health?: () => Record<string, unknown>;
+  health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Awaited before each `/metrics` scrape (the scheduler core thread hands over its latest metrics). */
+  beforeScrape?: () => Promise<void>;
 }
 
 const PUBLIC = new Set(['/healthz', '/metrics']);
@@ -77,8 +79,9 @@ export async function buildAdminApp(opts: AdminAppOptions): Promise<FastifyInsta
     reply.status(404).send(new YoloscaleError(ErrorCode.notFound, `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', ...(opts.health ? opts.health() : {}) }));
+  app.get('/healthz', async () => ({ status: 'ok', ...(opts.health ? await opts.health() : {}) }));
   app.get('/metrics', async (_req, reply) => {
+    await opts.beforeScrape?.();
     reply.header('Content-Type', opts.metricsRegistry.contentType);
     return opts.metricsRegistry.metrics();
   });

@@ -9,11 +9,11 @@ import type { ProviderReport } from './schemas.js';
 
 /** What the node routes need from the scheduler. */
 export interface NodesAdmin {
-  nodes(): NodeView[];
-  node(id: string): NodeView | undefined;
-  /** Applies an admin action; throws `not_found` / `conflict` YoloscaleErrors. */
-  act(id: string, action: NodeAction): NodeView;
-  queue(): QueueView;
+  nodes(): NodeView[] | Promise<NodeView[]>;
+  node(id: string): NodeView | undefined | Promise<NodeView | undefined>;
+  /** Applies an admin action; throws (or rejects with) `not_found` / `conflict` YoloscaleErrors. */
+  act(id: string, action: NodeAction): NodeView | Promise<NodeView>;
+  queue(): QueueView | Promise<QueueView>;
 }
 
 /** Options of {@link nodesRoutes}. */
@@ -26,9 +26,9 @@ export interface NodesRoutesOptions {
 /** Registers `GET /v1/nodes`, `GET /v1/nodes/:id`, `POST /v1/nodes/:id/(cordon|uncordon|drain|retire)`, `GET /v1/queue`. */
 export const nodesRoutes: FastifyPluginAsync<NodesRoutesOptions> = async (app, opts) => {
   const { admin } = opts;
-  app.get('/v1/nodes', { schema: { response: { 200: NodeListSchema } } }, async () => ({ nodes: admin.nodes() }));
+  app.get('/v1/nodes', { schema: { response: { 200: NodeListSchema } } }, async () => ({ nodes: await admin.nodes() }));
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', { schema: { params: NodeParams, response: { 200: NodeSchema, 404: ErrorBody } } }, async (req) => {
-    const node = admin.node(req.params.id);
+    const node = await admin.node(req.params.id);
     if (!node) throw new YoloscaleError(ErrorCode.notFound, `no node "${req.params.id}"`);
     return node;
   });
@@ -36,7 +36,7 @@ export const nodesRoutes: FastifyPluginAsync<NodesRoutesOptions> = async (app, o
     '/v1/nodes/:id/:action',
     { schema: { params: NodeActionParams, response: { 200: RetiredNodeSchema, 404: ErrorBody, 409: ErrorBody } } },
     async (req) => {
-      const node = admin.act(req.params.id, req.params.action);
+      const node = await admin.act(req.params.id, req.params.action);
       if (req.params.action !== 'retire' || !opts.onRetire) return node;
       return { ...node, provider: await opts.onRetire(req.params.id) };
     },

@@ -22,7 +22,7 @@ export interface RegistryLike {
 /** The scheduler calls the port uses (`Scheduler` fits). */
 export interface SchedulerLike {
   readonly registry: RegistryLike;
-  /** Admin action; tells the node's agent to drain or stop. May throw for refused transitions. */
+  /** Admin action; tells the node's agent to drain or stop. May throw (or reject) for refused transitions. */
   act(id: string, action: 'drain' | 'retire'): unknown;
   /** Queue depths in frames. */
   queue(): { lanes: Record<string, number>; retry: number; batching: number };
@@ -43,11 +43,14 @@ export function schedulerClusterPort(scheduler: SchedulerLike, opts: SchedulerCl
   const perFrame = opts.tokensPerFrame ?? 1;
   if (!Number.isFinite(perFrame) || perFrame <= 0) throw new RangeError('options.tokensPerFrame must be a positive number');
   const log = (opts.logger ?? silentLogger).child({ component: 'autoscaler' });
+  const refused = (id: string, action: string) => (err: unknown) => log.warn({ node: id, action, err: (err as Error).message }, `autoscaler could not ${action} node ${id}`);
   const act = (id: string, action: 'drain' | 'retire'): void => {
     try {
-      scheduler.act(id, action);
+      // A scheduler core in its own thread answers later.
+      const done = scheduler.act(id, action);
+      if (done instanceof Promise) done.catch(refused(id, action));
     } catch (err) {
-      log.warn({ node: id, action, err: (err as Error).message }, `autoscaler could not ${action} node ${id}`);
+      refused(id, action)(err);
     }
   };
   return {
