@@ -195,6 +195,10 @@ function strings(v: unknown, path: string): string[] {
   return arr(v, path, 1000).map((s, i) => str(s, `${path}[${i}]`));
 }
 
+function ints(v: unknown, path: string): number[] {
+  return arr(v, path, 10_000).map((x, i) => int(x, `${path}[${i}]`));
+}
+
 function batchFrame(v: unknown, path: string): BatchFrame {
   const o = obj(v, path);
   return { id: int(o.id, `${path}.id`), params: params(o.params, `${path}.params`) };
@@ -284,6 +288,16 @@ function validateMessage(raw: unknown): Message {
       return { kind, frames: arr(o.frames, 'frames', 10_000).map((f, i) => submitFrame(f, `frames[${i}]`)) };
     case MessageKind.reply:
       return { kind, outcomes: arr(o.outcomes, 'outcomes', 10_000).map((x, i) => replyOutcome(x, `outcomes[${i}]`)) };
+    case MessageKind.resend:
+      return {
+        kind,
+        frames: arr(o.frames, 'frames', 10_000).map((f, i) => {
+          const x = obj(f, `frames[${i}]`);
+          return { id: int(x.id, `frames[${i}].id`), seq: int(x.seq, `frames[${i}].seq`) };
+        }),
+      };
+    case MessageKind.resent:
+      return { kind, ids: ints(o.ids, 'ids'), missing: ints(o.missing, 'missing') };
     case MessageKind.status:
       return { kind, readyNodes: int(o.readyNodes, 'readyNodes'), models: arr(o.models, 'models', 1000).map((m, i) => modelInfo(m, `models[${i}]`)) };
     default:

@@ -13,7 +13,7 @@ import type { DetectionResult, DetectParams, Lane } from './detection.js';
 import type { ErrorCode } from './errors.js';
 
 /** Protocol version carried in the first frame of every message. */
-export const PROTOCOL_VERSION = 'YS01';
+export const PROTOCOL_VERSION = 'YS02';
 
 /** Every message kind. */
 export const MessageKind = Object.freeze({
@@ -43,6 +43,14 @@ export const MessageKind = Object.freeze({
   ping: 'ping',
   /** scheduler → gateway: cluster readiness and offered models. */
   status: 'status',
+  /**
+   * scheduler → gateway: send these frames' images again. The scheduler lets
+   * go of an image once its batch is on a worker; when that worker is lost,
+   * the frames are re-queued with the images their gateway still holds.
+   */
+  resend: 'resend',
+  /** gateway → scheduler: the images asked for, one image frame per id; `missing` ones it no longer has. */
+  resent: 'resent',
 } as const);
 
 /** Union of the kinds above. */
@@ -217,6 +225,28 @@ export interface StatusMessage {
   models: ModelInfo[];
 }
 
+/** One frame whose image the scheduler needs again. */
+export interface ResendFrame {
+  /** Scheduler frame id, echoed in `resent`. */
+  id: number;
+  /** The gateway's correlation number of the frame (its `submit` seq). */
+  seq: number;
+}
+
+/** Images the scheduler needs again after losing the worker that ran them. */
+export interface ResendMessage {
+  kind: 'resend';
+  frames: ResendFrame[];
+}
+
+/** The asked-for images: one image frame per entry of `ids`, in order. */
+export interface ResentMessage {
+  kind: 'resent';
+  ids: number[];
+  /** Frames the gateway no longer waits for (answered or given up): the scheduler forgets them. */
+  missing: number[];
+}
+
 /** Every message of the protocol, discriminated by `kind`. */
 export type Message =
   | RegisterMessage
@@ -231,7 +261,9 @@ export type Message =
   | SubmitMessage
   | ReplyMessage
   | PingMessage
-  | StatusMessage;
+  | StatusMessage
+  | ResendMessage
+  | ResentMessage;
 
 /** The message of one kind. */
 export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
@@ -240,5 +272,6 @@ export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
 export function imageCount(message: Message): number {
   if (message.kind === MessageKind.batch) return message.frames.length;
   if (message.kind === MessageKind.submit) return message.frames.length;
+  if (message.kind === MessageKind.resent) return message.ids.length;
   return 0;
 }

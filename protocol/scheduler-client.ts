@@ -70,6 +70,8 @@ interface Pending {
   /** Local give-up time, epoch ms (deadline + grace). */
   giveUpAt: number;
   startedAt: number;
+  /** Kept until the frame is answered: the scheduler asks for it again (`resend`) if the worker running it is lost. */
+  image: Uint8Array;
 }
 
 const LANES: ReadonlySet<string> = new Set(['realtime', 'standard', 'best-effort']);
@@ -92,6 +94,9 @@ const MAX_FRAMES_PER_MESSAGE = 64;
  *
  * Invariants: every `submit` promise settles, at the latest `graceMs` after
  * its deadline; `close()` rejects what is still pending with `no_capacity`.
+ * Each frame's image is held until the frame settles: the scheduler lets go
+ * of images once they are on a worker and asks for them again (`resend`)
+ * when it re-queues frames of a lost worker.
  * ZeroMQ reconnects by itself when the scheduler restarts.
  */
 export class SchedulerClient {
@@ -196,7 +201,7 @@ export class SchedulerClient {
       queueMicrotask(() => this.#flush());
     }
     return new Promise((resolve, reject) => {
-      const pending = { resolve, reject, giveUpAt: frame.deadlineMs + this.#graceMs, startedAt: now };
+      const pending = { resolve, reject, giveUpAt: frame.deadlineMs + this.#graceMs, startedAt: now, image: frame.image };
       this.#pending.set(seq, pending);
       this.#outPending.push({ seq, pending });
     });
@@ -270,6 +275,23 @@ export class SchedulerClient {
         this.#models = m.models;
         if (!wasReady) this.#logger.info({ workers: m.readyNodes }, 'scheduler connected');
         if (m.readyNodes > 0) for (const w of this.#readyWaiters.splice(0)) w();
+        return;
+      }
+      case MessageKind.resend: {
+        const ids: number[] = [];
+        const images: Uint8Array[] = [];
+        const missing: number[] = [];
+        for (const f of m.frames) {
+          const p = this.#pending.get(f.seq);
+          if (p) {
+            ids.push(f.id);
+            images.push(p.image);
+          } else missing.push(f.id);
+        }
+        for (let i = 0; i < ids.length || (i === 0 && missing.length > 0); i += MAX_FRAMES_PER_MESSAGE) {
+          this.#socket.send({ kind: MessageKind.resent, ids: ids.slice(i, i + MAX_FRAMES_PER_MESSAGE), missing: i === 0 ? missing : [] }, images.slice(i, i + MAX_FRAMES_PER_MESSAGE));
+        }
+        this.#logger.debug({ resent: ids.length, missing: missing.length }, 'scheduler asked for images again (a worker was lost)');
         return;
       }
       default:

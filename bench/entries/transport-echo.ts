@@ -3,7 +3,7 @@
 import { FramePipe } from '../../protocol/index.js';
 
 const opts = JSON.parse(process.env.YS_BENCH_OPTS ?? '{}') as { replyFrames?: string[] };
-const reply = (opts.replyFrames ?? ['YS01', 'ok']).map((b64) => Buffer.from(b64, 'base64'));
+const reply = (opts.replyFrames ?? ['YS02', 'ok']).map((b64) => Buffer.from(b64, 'base64'));
 const pipe: FramePipe = new FramePipe({ type: 'router', name: 'transport-echo', onFrames: (frames) => void pipe.sendFrames([frames[0], ...reply]) });
 const endpoint = await pipe.bind('tcp://127.0.0.1:0');
 process.stdout.write(`${JSON.stringify({ ready: true, endpoint })}\n`);

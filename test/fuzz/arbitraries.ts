@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { ErrorCode, PROTOCOL_VERSION, encodeMessage } from '../../protocol/index.js';
+import { ErrorCode, PROTOCOL_VERSION, encodeMessage, imageCount } from '../../protocol/index.js';
 import type { Lane, Message } from '../../protocol/index.js';
 
 /** A plain msgpack encoder (not the product's codec), for hand-made headers. */
@@ -47,9 +47,11 @@ export const validMessage: fc.Arbitrary<{ message: Message; images: Buffer[] }> 
     }),
     fc.record({ kind: fc.constant('reply' as const), outcomes: fc.array(fc.oneof(fc.record({ seq: count, result }), fc.record({ seq: count, error: fc.record({ code, message: name }) })), { maxLength: 3 }) }),
     fc.record({ kind: fc.constant('status' as const), readyNodes: count, models: fc.array(modelInfo, { maxLength: 3 }) }),
+    fc.record({ kind: fc.constant('resend' as const), frames: fc.array(fc.record({ id: count, seq: count }), { maxLength: 4 }) }),
+    fc.record({ kind: fc.constant('resent' as const), ids: fc.array(count, { maxLength: 4 }), missing: fc.array(count, { maxLength: 4 }) }),
   )
   .chain((message) => {
-    const n = message.kind === 'batch' || message.kind === 'submit' ? message.frames.length : 0;
+    const n = imageCount(message as Message);
     return fc.array(fc.uint8Array({ minLength: 1, maxLength: 32 }), { minLength: n, maxLength: n }).map((images) => ({ message: message as Message, images: images.map((b) => Buffer.from(b)) }));
   });
 
@@ -96,12 +98,12 @@ export const anyHeader: fc.Arbitrary<Buffer[]> = fc
 /** Random multipart frames: sometimes starting with the right version, sometimes another, mostly garbage. */
 export const foreignFrames: fc.Arbitrary<Buffer[]> = fc
   .tuple(
-    fc.oneof(fc.constant(VERSION), fc.constant(Buffer.from('YS02')), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b))),
+    fc.oneof(fc.constant(VERSION), fc.constant(Buffer.from('YS03')), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b))),
     fc.array(fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b)), { maxLength: 4 }),
   )
   .map(([first, rest]) => [first, ...rest]);
 
-/** A valid message sent under another yoloscale protocol version (`YS00`, `YS02`…`YS99`). */
+/** A valid message sent under another yoloscale protocol version (`YSnn` other than ours). */
 export const otherVersion: fc.Arbitrary<{ frames: Buffer[]; version: string }> = fc
   .tuple(validMessage, fc.integer({ min: 0, max: 99 }).filter((v) => v !== Number(PROTOCOL_VERSION.slice(2))))
   .map(([{ message, images }, v]) => {

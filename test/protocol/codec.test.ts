@@ -37,6 +37,8 @@ const samples: Array<[Message, Buffer[]]> = [
   [{ kind: 'reply', outcomes: [{ seq: 9, result }, { seq: 10, error: { code: 'overloaded', message: 'full', retryAfterS: 1 } }] }, []],
   [{ kind: 'ping' }, []],
   [{ kind: 'status', readyNodes: 2, models: [{ id: 'echo', tokensPerFrame: 1 }] }, []],
+  [{ kind: 'resend', frames: [{ id: 31, seq: 9 }, { id: 32, seq: 10 }] }, []],
+  [{ kind: 'resent', ids: [31], missing: [32] }, [img]],
 ];
 
 t.test('codec - every message kind round-trips with its image frames', async (t) => {
@@ -68,7 +70,7 @@ t.test('codec - a foreign, short or wrong-version message is refused with its re
     [[], DropReason.short],
     [[Buffer.from(PROTOCOL_VERSION)], DropReason.short],
     [[Buffer.from('GET / HTTP/1.1'), header], DropReason.foreign],
-    [[Buffer.from('YS02'), header], DropReason.version],
+    [[Buffer.from('YS03'), header], DropReason.version],
     [[Buffer.from('YS00'), header], DropReason.version],
     [[Buffer.from(PROTOCOL_VERSION), Buffer.from([0xc1])], DropReason.malformed],
     [[Buffer.from(PROTOCOL_VERSION), new Packr().pack({ kind: 'submit', frames: [{ seq: 'one' }] })], DropReason.malformed],
@@ -79,14 +81,16 @@ t.test('codec - a foreign, short or wrong-version message is refused with its re
     [encodeMessage({ kind: 'submit', frames: [{ seq: 1, frameId: 'f', model: 'echo', params: {}, tenant: 't', weight: 1, cost: 1, lane: 'standard', budgetMs: 5 }] }), DropReason.frames],
     [encodeMessage({ kind: 'batch', batchId: 1, model: 'echo', frames: [{ id: 1, params: {} }, { id: 2, params: {} }] }, [img]), DropReason.frames],
     [[...encodeMessage({ kind: 'ping' }), img], DropReason.frames],
+    [encodeMessage({ kind: 'resent', ids: [1, 2], missing: [] }, [img]), DropReason.frames],
+    [[Buffer.from(PROTOCOL_VERSION), new Packr().pack({ kind: 'resend', frames: [{ id: -1, seq: 1 }] })], DropReason.malformed],
   ];
   for (const [frames, reason] of cases) {
     const d = decodeMessage(frames);
     t.equal(d.ok, false);
     if (!d.ok) t.equal(d.reason, reason, d.detail);
   }
-  const v = decodeMessage([Buffer.from('YS02'), header]);
-  t.match(v, { ok: false, peerVersion: 'YS02', detail: /YS02.*YS01/ }, 'version refusals name both versions');
+  const v = decodeMessage([Buffer.from('YS03'), header]);
+  t.match(v, { ok: false, peerVersion: 'YS03', detail: /YS03.*YS02/ }, 'version refusals name both versions');
 });
 
 t.test('codec - random frames never throw and are never accepted as a message they are not', async (t) => {

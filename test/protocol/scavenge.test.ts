@@ -10,7 +10,7 @@ import { collectYoung } from '../../protocol/young-gc.js';
 async function minorGcsDuring(work: () => Promise<void>): Promise<number> {
   let minor = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+    for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
   });
   obs.observe({ entryTypes: ['gc'] });
   await work();

@@ -52,7 +52,7 @@ t.test('malformed - bad frames on both sockets are dropped and counted; the sche
     t.equal(dropped(metrics, socket, 'short'), 2, `${socket}: short messages counted`);
   }
   t.equal(dropped(metrics, 'workers', 'frames'), 1);
-  t.match(s.stderr(), /protocol version YS99 refused, this peer speaks YS01/, 'the version mismatch is refused with a clear log line');
+  t.match(s.stderr(), /protocol version YS99 refused, this peer speaks YS02/, 'the version mismatch is refused with a clear log line');
   t.same((await nodes(s)).map((n) => n.id), ['good'], 'no bad registration was accepted');
   const after = await Promise.all(Array.from({ length: 20 }, () => submit(c)));
   t.equal(after.length, 20, 'the scheduler keeps serving');

@@ -95,7 +95,7 @@ t.test('agent - malformed and wrong-version messages are dropped and the agent k
   t.equal(message.batchId, 2, 'only the valid batch was answered');
   t.equal(w.child.exitCode, null, 'the retire in a foreign version was not obeyed');
   await fake.next('heartbeat', 2);
-  t.match(w.stderr(), /protocol version YS07 refused, this peer speaks YS01/);
+  t.match(w.stderr(), /protocol version YS07 refused, this peer speaks YS02/);
   // Counted by reason and reported once with the next heartbeat (SPEC §13: dropped and counted).
   await waitFor('the drop report', () => /dropped malformed or foreign messages/.test(w.stderr()));
   const report = w.stderr().split('\n').find((l) => l.includes('dropped malformed or foreign messages')) ?? '';
