@@ -23,3 +23,17 @@ export function collectYoung(): void {
   }
   gcFn({ type: 'minor' });
 }
+
+/** Default pacing of the cluster's receiving sockets: a scavenge per 8 MB of received images. */
+export const DEFAULT_SCAVENGE_MB = 8;
+
+/**
+ * Socket options for a `scavengeEveryMb` setting (default
+ * {@link DEFAULT_SCAVENGE_MB}; 0 turns pacing off). Throws a TypeError
+ * naming `options.<name>` for anything but a number ≥ 0.
+ */
+export function scavengePacing(mb: number | undefined, name = 'scavengeEveryMb'): { scavengeEveryBytes?: number } {
+  if (mb !== undefined && !(typeof mb === 'number' && Number.isFinite(mb) && mb >= 0)) throw new TypeError(`options.${name} must be a number ≥ 0`);
+  const value = mb ?? DEFAULT_SCAVENGE_MB;
+  return value > 0 ? { scavengeEveryBytes: Math.max(1, Math.round(value * 2 ** 20)) } : {};
+}

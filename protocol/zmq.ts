@@ -19,9 +19,10 @@
  * V8's 64 MB external limit and starts a full mark-compact: several a second
  * at cluster rates. `scavengeEveryBytes` runs a scavenge after that many
  * received bytes instead, so images that died young are uncounted before the
- * limit is reached. The scheduler's client socket uses it (its images live
- * for milliseconds); the V8 flags that make the remaining major collections
- * cheaper on small machines are in v8-flags.ts.
+ * limit is reached. The scheduler's gateway socket and the worker agent's
+ * socket use it (`scavengeEveryMb`, default 8: young-gc.ts); the V8 flags
+ * that make the remaining major collections cheaper on small machines are in
+ * v8-flags.ts.
  */
 import * as zmq from 'zeromq';
 import { decodeMessage, encodeMessage } from './codec.js';

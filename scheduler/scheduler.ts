@@ -22,7 +22,7 @@
  * its deadline.
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, MessageKind, RouterSocket, silentLogger } from '../protocol/index.js';
+import { ErrorCode, MessageKind, RouterSocket, scavengePacing, silentLogger } from '../protocol/index.js';
 import type { CurveServerOptions, DetectParams, DropReason, FrameOutcome, Lane, Logger, Message, ModelInfo, ReplyOutcome, SubmitFrameHeader } from '../protocol/index.js';
 import { MicroBatcher, checkBatcherOptions } from './batcher.js';
 import type { Batch } from './batcher.js';
@@ -167,8 +167,7 @@ export class Scheduler {
     int(opts.deadAfterMs, 'deadAfterMs', 1);
     int(opts.maxRequeues, 'maxRequeues', 0);
     int(opts.perTenantLimit, 'perTenantLimit', 1);
-    if (opts.scavengeEveryMb !== undefined && !(Number.isFinite(opts.scavengeEveryMb) && opts.scavengeEveryMb >= 0)) throw new TypeError('options.scavengeEveryMb must be a number ≥ 0');
-    const scavengeMb = opts.scavengeEveryMb ?? 8;
+    const pacing = scavengePacing(opts.scavengeEveryMb);
     this.#logger = opts.logger ?? silentLogger;
     this.#onAdmit = opts.onAdmit;
     this.#curve = opts.curve !== undefined;
@@ -185,7 +184,7 @@ export class Scheduler {
       logger: this.#logger,
       onDrop: dropped('clients'),
       curve: opts.curve,
-      ...(scavengeMb > 0 ? { scavengeEveryBytes: Math.max(1, Math.round(scavengeMb * 2 ** 20)) } : {}),
+      ...pacing,
     });
     this.#workers.onMessage((peer, m, images) => this.#onWorker(peer, m, images));
     this.#clients.onMessage((peer, m, images) => this.#onClient(peer, m, images));

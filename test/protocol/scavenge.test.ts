@@ -3,8 +3,9 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { FramePipe } from '../../protocol/index.js';
-import { collectYoung } from '../../protocol/young-gc.js';
+import { DEFAULT_SCAVENGE_MB, FramePipe, collectYoung, scavengePacing } from '../../protocol/index.js';
+import { Scheduler } from '../../scheduler/index.js';
+import { NodeAgent } from '../../worker/agent/index.js';
 
 /** Counts young-generation collections while `work` runs. */
 async function minorGcsDuring(work: () => Promise<void>): Promise<number> {
@@ -60,4 +61,15 @@ t.test('a pipe with scavengeEveryBytes collects the young generation per that ma
 
 t.test('scavengeEveryBytes must be a positive integer', async (t) => {
   for (const bad of [0, -1, 1.5, Number.NaN]) t.throws(() => new FramePipe({ type: 'router', scavengeEveryBytes: bad, onFrames: () => {} }), /options\.scavengeEveryBytes must be a positive integer/);
+});
+
+t.test('scavengeEveryMb: default 8 MB, 0 turns pacing off, anything else is refused by the scheduler and the worker agent', async (t) => {
+  t.equal(DEFAULT_SCAVENGE_MB, 8);
+  t.same(scavengePacing(undefined), { scavengeEveryBytes: 8 * 2 ** 20 });
+  t.same(scavengePacing(0.5), { scavengeEveryBytes: 2 ** 19 });
+  t.same(scavengePacing(0), {});
+  for (const bad of [-1, Number.NaN, Infinity, '8' as unknown as number]) {
+    t.throws(() => new Scheduler({ scavengeEveryMb: bad }), /options\.scavengeEveryMb must be a number ≥ 0/);
+    t.throws(() => new NodeAgent({ scheduler: 'tcp://127.0.0.1:1', engine: null, echo: true, scavengeEveryMb: bad }), /options\.scavengeEveryMb must be a number ≥ 0/);
+  }
 });

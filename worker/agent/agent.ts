@@ -7,7 +7,7 @@
  * when a restarted scheduler does not know it.
  */
 import { hostname } from 'node:os';
-import { DealerSocket, ErrorCode, MessageKind, silentLogger, toYoloscaleError } from '../../protocol/index.js';
+import { DealerSocket, ErrorCode, MessageKind, scavengePacing, silentLogger, toYoloscaleError } from '../../protocol/index.js';
 import type { BatchMessage, CurveClientOptions, DropReason, FrameOutcome, Logger, Message, ModelInfo } from '../../protocol/index.js';
 import { ECHO_MODEL, ECHO_MODEL_INFO, echoOutcome } from './echo.js';
 import type { EngineLike } from './engine-like.js';
@@ -26,6 +26,13 @@ export interface NodeAgentOptions {
   slots?: number;
   /** Heartbeat period until the scheduler says otherwise, ms (default 1,000). */
   heartbeatMs?: number;
+  /**
+   * A scavenge after every this many MB of received images (default 8; 0:
+   * never), so images of finished batches are freed before V8's
+   * external-memory limit forces a full mark-compact (protocol/zmq.ts).
+   * `bench scheduler` with echo workers: about 20% less worker CPU per frame.
+   */
+  scavengeEveryMb?: number;
   /** Delay before `echo` frames are answered, ms (default 0: at once). Simulates inference time in tests and chaos runs. */
   echoDelayMs?: number;
   /** CURVE client keys: the scheduler's public key, and optionally this node's keypair (SPEC.md §13; default: plain TCP). */
@@ -79,7 +86,7 @@ export class NodeAgent {
     this.#slots = opts.slots ?? (this.#engine ? Math.max(4, this.#engine.threads * 4) : 1024);
     this.#heartbeatMs = opts.heartbeatMs ?? 1_000;
     this.#logger = (opts.logger ?? silentLogger).child({ node: this.nodeId });
-    this.#socket = new DealerSocket({ name: 'agent', logger: this.#logger, curve: opts.curve, onDrop: (reason) => this.#countDrop(reason) });
+    this.#socket = new DealerSocket({ name: 'agent', logger: this.#logger, curve: opts.curve, onDrop: (reason) => this.#countDrop(reason), ...scavengePacing(opts.scavengeEveryMb) });
     this.#socket.onMessage((m, images) => this.#onMessage(m, images));
     this.closed = new Promise((r) => (this.#resolveClosed = r));
   }
