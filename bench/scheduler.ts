@@ -20,15 +20,29 @@
  *   every core is busy, the throughput ratio is the ratio of these totals,
  *   and unlike the rates they hardly move with load from elsewhere.
  *
- * Where the cluster's CPU goes (perf on 2 cores, Nov 2026): about 60% of
- * the scheduler's main thread is V8 marking. zeromq.js reports every
- * received image to V8's external memory twice, and V8 starts a major
- * collection for each 64 MB of it, so the scheduler (which receives every
- * image and holds it until its worker answers) marks its whole heap several
- * times a second. A scheduler process with only its core modules (6 MB of
- * heap instead of 13) measured about 18% less CPU per frame. The ZeroMQ I/O
- * thread, mostly copying images through loopback TCP twice, is the next
- * largest item. Scavenges paced by received bytes did not help the cluster.
+ * Where the cluster's CPU goes (2 vCPUs, Nov 2026). Every image a process
+ * receives is external memory to V8 (zeromq.js reports each one twice), and
+ * V8 starts a full mark-compact whenever 64 MB more of it is counted; the
+ * count only falls when a collection frees the buffers. What keeps that
+ * cheap, each measured side by side in this benchmark:
+ * - the scheduler core runs in its own worker thread (scheduler/
+ *   core-thread.ts), so each mark-compact marks ~6 MB instead of the whole
+ *   process's ~13 MB: scheduler 137–141 → 107–111 µs per frame;
+ * - it lets go of each image once its batch is on a worker's socket (the
+ *   gateway re-sends images of frames re-queued from a lost worker), so
+ *   images die young instead of being promoted: about half the
+ *   mark-compacts, → 93–104 µs;
+ * - the scheduler's gateway socket and each worker's socket run a scavenge
+ *   per 8 MB of received images (`scavengeEveryMb`), which uncounts dead
+ *   images before the limit: workers 66–75 → 51–61 µs.
+ * The bare transport echo is a plain FramePipe without that pacing: paced
+ * like the cluster's sockets, its echo costs ~15% less and the ratio would
+ * read about 0.05 lower. What remains per frame is mostly ZeroMQ's I/O
+ * threads (about a third of the scheduler's CPU: loopback TCP copies of
+ * every image, twice) and msgpack. Latency: at 1,000 frames/s the cluster
+ * adds two process hops (scheduler, worker) to the bare round trip, each
+ * with its own thread wake-ups and collection pauses on a 2-vCPU VM; its
+ * p99 is made of those pauses and wake-ups, in every process of the path.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
