@@ -3,25 +3,19 @@
  * autoscaler: core-host.ts) and the thread that runs the scheduler core
  * (sockets, queues, registry: core-thread.ts). Structured-clone safe.
  */
-import type { CurveServerOptions, Lane } from '../protocol/index.js';
+import type { Lane } from '../protocol/index.js';
 import type { MetricsDelta } from './metrics-sink.js';
 import type { NodeState } from './registry.js';
-import type { QueueView, SchedulerEndpoints } from './scheduler.js';
+import type { QueueView, SchedulerEndpoints, SchedulerOptions } from './scheduler.js';
+
+/** The scheduler options that cross into the core thread (plain data: no logger, metrics or callbacks). */
+export type CoreSchedulerOptions = Pick<SchedulerOptions, 'maxBatch' | 'maxDelayMs' | 'heartbeatMs' | 'deadAfterMs' | 'maxRequeues' | 'perTenantLimit' | 'scavengeEveryMb' | 'curve'>;
 
 /** `workerData` of the core thread. */
 export interface CoreThreadData {
   workerEndpoint: string;
   clientEndpoint: string;
-  scheduler: {
-    maxBatch?: number;
-    maxDelayMs?: number;
-    heartbeatMs?: number;
-    deadAfterMs?: number;
-    maxRequeues?: number;
-    perTenantLimit?: number;
-    scavengeEveryMb?: number;
-    curve?: CurveServerOptions;
-  };
+  scheduler: CoreSchedulerOptions;
   /** Report admitted frames' costs (the autoscaler's demand series). */
   recordAdmits: boolean;
   /** Period of `tick` messages, ms. */

@@ -17,7 +17,7 @@ import { nodesRoutes } from './admin/nodes-routes.js';
 import type { Autoscaler, AutoscalerOptions } from './autoscaler/index.js';
 import { SchedulerHost } from './core-host.js';
 import { SchedulerMetrics } from './metrics.js';
-import type { SchedulerOptions } from './scheduler.js';
+import type { CoreSchedulerOptions } from './core-thread-messages.js';
 import type { FastifyPluginAsync } from 'fastify';
 
 /** Without a node provider the pool routes say so, instead of a bare "no route". */
@@ -31,8 +31,8 @@ const poolOffRoutes: FastifyPluginAsync = async (app) => {
   app.post('/v1/nodes/provision', off);
 };
 
-/** Options of {@link runScheduler}. */
-export interface RunSchedulerOptions {
+/** Options of {@link runScheduler}; the scheduler's own (`maxBatch`, `maxDelayMs`, …) as in `SchedulerOptions`. */
+export interface RunSchedulerOptions extends CoreSchedulerOptions {
   /** Admin bearer token (required, at least 8 characters). */
   adminToken: string;
   /** Interface to listen on (default `0.0.0.0`: all). */
@@ -43,16 +43,6 @@ export interface RunSchedulerOptions {
   clientPort?: number;
   /** Admin HTTP port (default 8081; 0 picks a free one). */
   adminPort?: number;
-  maxBatch?: number;
-  maxDelayMs?: number;
-  heartbeatMs?: number;
-  deadAfterMs?: number;
-  maxRequeues?: number;
-  perTenantLimit?: number;
-  /** Scavenge after this many MB of received images (default 8; 0: never; see `SchedulerOptions`). */
-  scavengeEveryMb?: number;
-  /** CURVE server keys for the worker and gateway sockets (SPEC.md §13; default: plain TCP). */
-  curve?: SchedulerOptions['curve'];
   /** prom-client registry (default: a fresh one, never the global default). */
   metricsRegistry?: MetricsRegistry;
   /** More admin route plugins (tenants, plans, pool…), registered behind the admin token. */
