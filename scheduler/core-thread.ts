@@ -28,6 +28,15 @@ function post(e: CoreEvent): void {
   port?.postMessage(e);
 }
 
+/** Log fields that cannot be cloned, as JSON text, or their names where even that fails (a cycle). */
+function asText(fields: Record<string, unknown>): string {
+  try {
+    return String(JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+  } catch {
+    return `unloggable fields: ${Object.keys(fields).join(', ')}`;
+  }
+}
+
 /** Log records go to the main thread's logger; values that cannot be cloned are logged as text. */
 function forwardingLogger(bindings: Record<string, unknown>): Logger {
   const at =
@@ -38,7 +47,7 @@ function forwardingLogger(bindings: Record<string, unknown>): Logger {
       try {
         post({ t: 'log', level, obj: fields, msg: text });
       } catch {
-        post({ t: 'log', level, obj: { ...bindings, fields: String(JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))) }, msg: text });
+        post({ t: 'log', level, obj: { ...bindings, fields: asText(fields) }, msg: text });
       }
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => forwardingLogger({ ...bindings, ...b }) };
