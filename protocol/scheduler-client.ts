@@ -288,7 +288,9 @@ export class SchedulerClient {
             images.push(p.image);
           } else missing.push(f.id);
         }
-        for (let i = 0; i < ids.length || (i === 0 && missing.length > 0); i += MAX_FRAMES_PER_MESSAGE) {
+        if (ids.length === 0 && missing.length === 0) return;
+        // `missing` travels in the first message; the images in as many as they need.
+        for (let i = 0; i === 0 || i < ids.length; i += MAX_FRAMES_PER_MESSAGE) {
           this.#socket.send({ kind: MessageKind.resent, ids: ids.slice(i, i + MAX_FRAMES_PER_MESSAGE), missing: i === 0 ? missing : [] }, images.slice(i, i + MAX_FRAMES_PER_MESSAGE));
         }
         this.#logger.debug({ resent: ids.length, missing: missing.length }, 'scheduler asked for images again (a worker was lost)');
