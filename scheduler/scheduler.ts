@@ -373,7 +373,7 @@ export class Scheduler {
       }
     }
     for (const { peer, frames } of resend.values()) {
-      for (let i = 0; i < frames.length; i += 256) this.#clients.send(peer, { kind: MessageKind.resend, frames: frames.slice(i, i + 256) });
+      this.#toClientInChunks(peer, frames, (chunk) => ({ kind: MessageKind.resend, frames: chunk }));
     }
     this.#registry.reset(node);
     this.#metrics?.requeued.inc(requeued);
@@ -511,9 +511,14 @@ export class Scheduler {
   #flushReplies(): void {
     this.#flushQueued = false;
     for (const { peer, outcomes } of this.#outbox.values()) {
-      for (let i = 0; i < outcomes.length; i += 256) this.#clients.send(peer, { kind: MessageKind.reply, outcomes: outcomes.slice(i, i + 256) });
+      this.#toClientInChunks(peer, outcomes, (chunk) => ({ kind: MessageKind.reply, outcomes: chunk }));
     }
     this.#outbox.clear();
+  }
+
+  /** Sends items to one gateway, at most 256 per message. */
+  #toClientInChunks<T>(peer: Buffer, items: T[], message: (chunk: T[]) => Message): void {
+    for (let i = 0; i < items.length; i += 256) this.#clients.send(peer, message(items.slice(i, i + 256)));
   }
 
   // ── dispatch ───────────────────────────────────────────────────────────
