@@ -9,7 +9,11 @@
  * - `schedulerFps`: frames per second through `SchedulerClient` → scheduler
  *   process → echo worker processes → back, same window.
  * - `addedLatencyMs`: at a paced 1,000 frames/s, the cluster's round-trip
- *   percentile minus the bare transport's.
+ *   percentile minus the bare transport's. A sleeping pacer thread keeps
+ *   the schedule (see `paced`): the spinning loop used before took one of
+ *   the two cores away from the processes under test, and with it their
+ *   p99 (side by side, Nov 2026: added p99 5.0–7.6 ms spinning, 2.4–3.8 ms
+ *   paced by the thread; p50 0.54–0.56 against 0.43–0.54 ms).
  *
  * Rounds alternate transport and cluster so load from elsewhere on the
  * machine hits both alike; throughputs are the medians of the rounds,
@@ -39,10 +43,22 @@
  * like the cluster's sockets, its echo costs ~15% less and the ratio would
  * read about 0.05 lower. What remains per frame is mostly ZeroMQ's I/O
  * threads (about a third of the scheduler's CPU: loopback TCP copies of
- * every image, twice) and msgpack. Latency: at 1,000 frames/s the cluster
- * adds two process hops (scheduler, worker) to the bare round trip, each
- * with its own thread wake-ups and collection pauses on a 2-vCPU VM; its
- * p99 is made of those pauses and wake-ups, in every process of the path.
+ * every image, twice) and msgpack.
+ *
+ * Latency at 1,000 frames/s, traced per hop with timestamps in every
+ * process (a temporary tracer, Nov 2026, 2 vCPUs): the cluster's round trip
+ * is four hops (gateway → scheduler → worker → scheduler → gateway), the
+ * bare one two. A hop costs 0.15–0.25 ms at p50 (the sender's ZeroMQ I/O
+ * thread, loopback TCP, the receiver's I/O thread and JavaScript thread),
+ * the scheduler's own work about 0.1 ms per frame: that is the added p50.
+ * The p99 is made of stalls, each hitting the few frames in flight:
+ * collection pauses (the scheduler thread's scavenges of about 1 ms, its
+ * mark-compacts of 2–9 ms about once a second) and, as often, stalls of
+ * 1–5 ms in which a thread that is in the middle of handling a message does
+ * not run although no collection runs anywhere (17 in 6 s in the scheduler
+ * thread alone): the guest kernel's scheduling of a dozen threads on two
+ * vCPUs. Each hop is exposed to them, so the cluster's tail grows with its
+ * hop count.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -50,6 +66,7 @@ import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { FramePipe, SchedulerClient, encodeMessage } from '../protocol/index.js';
 import type { Lane } from '../protocol/index.js';
@@ -140,26 +157,41 @@ async function throughput(send: Send, n: number, window: number): Promise<number
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** Sends `n` frames at `fps` (on schedule, not waiting for answers); returns each round trip in ms. */
+/**
+ * Sends `n` frames at `fps` on schedule (not waiting for answers); returns
+ * each round trip in ms. A pacer thread keeps the schedule: it sleeps in
+ * `Atomics.wait` (microsecond timer precision) and posts one message per
+ * frame. So the load generator neither spins (a spinning loop takes one of
+ * the machine's cores away from the processes it measures) nor sends in
+ * bursts (Node's timers step in whole milliseconds, the interval itself at
+ * 1,000 frames/s).
+ */
 async function paced(send: Send, n: number, fps: number): Promise<number[]> {
   const latencies: number[] = [];
   const pending: Promise<unknown>[] = [];
-  const t0 = performance.now();
-  const interval = 1000 / fps;
-  let sent = 0;
-  while (sent < n) {
-    const now = performance.now();
-    while (sent < n && t0 + sent * interval <= now) {
+  const pacer = new Worker(PACER_SOURCE, { eval: true, workerData: { n, interval: 1000 / fps } });
+  await new Promise<void>((resolveAll, reject) => {
+    pacer.on('message', () => {
       const start = performance.now();
       pending.push(send().then(() => latencies.push(performance.now() - start)));
-      sent++;
-    }
-    const wait = t0 + sent * interval - performance.now();
-    await new Promise((r) => (wait > 1 ? setTimeout(r, Math.floor(wait)) : setImmediate(r)));
-  }
+    });
+    pacer.once('error', reject);
+    pacer.once('exit', () => resolveAll());
+  });
   await Promise.all(pending);
   return latencies;
 }
+
+/** The pacer thread of {@link paced}: one message per frame, at `t0 + i × interval`. */
+const PACER_SOURCE = `const { parentPort, workerData } = require('node:worker_threads');
+const { n, interval } = workerData;
+const cell = new Int32Array(new SharedArrayBuffer(4));
+const t0 = performance.now();
+for (let i = 0; i < n; i++) {
+  const wait = t0 + i * interval - performance.now();
+  if (wait > 0) Atomics.wait(cell, 0, 0, wait);
+  parentPort.postMessage(i);
+}`;
 
 /** CPU time of a process, all threads, in ms (Linux /proc), or NaN. */
 function cpuMs(pid: number | undefined): number {
