@@ -41,7 +41,7 @@ export type {
 } from './messages.js';
 export { DropReason, decodeMessage, encodeMessage } from './codec.js';
 export type { Decoded, Refused } from './codec.js';
-export { DealerSocket, FramePipe, RouterSocket, curveKeyPair, isCurveKey } from './zmq.js';
+export { DealerSocket, FramePipe, RouterSocket, closeAllSockets, curveKeyPair, isCurveKey } from './zmq.js';
 export { DEFAULT_SCAVENGE_MB, collectYoung, scavengePacing } from './young-gc.js';
 export type {
   CurveClientOptions,

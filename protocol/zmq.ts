@@ -142,6 +142,22 @@ function positiveInt(v: unknown, name: string): void {
  * {@link RouterSocket}/{@link DealerSocket}, and directly by benchmarks and
  * tests that need bare frames.
  */
+/** Pipes of this thread whose sockets are open (see {@link closeAllSockets}). */
+const openPipes = new Set<FramePipe>();
+
+/**
+ * Closes every ZeroMQ socket this thread still has open, at once (no
+ * linger, queued messages dropped); returns how many. For a worker thread
+ * that is about to exit after a fatal error: a thread that exits with a
+ * zeromq.js socket open aborts the whole process (SIGABRT from a native
+ * `Napi::Error`), where one that closed its sockets first exits cleanly.
+ */
+export function closeAllSockets(): number {
+  const pipes = [...openPipes];
+  for (const p of pipes) p.closeNow();
+  return pipes.length;
+}
+
 export class FramePipe {
   readonly #socket: zmq.Router | zmq.Dealer;
   readonly #name: string;
@@ -180,6 +196,7 @@ export class FramePipe {
       receiveBufferSize: 4 << 20,
       ...curveSocketOptions(opts.curve),
     };
+    openPipes.add(this);
     this.#socket =
       opts.type === 'router'
         ? new zmq.Router({ ...common, mandatory: true })
@@ -247,12 +264,19 @@ export class FramePipe {
       clearTimeout(timer);
       this.#socket.linger = lingerMs;
     }
+    this.closeNow();
+    await this.#loop;
+    for (const w of this.#flushWaiters.splice(0)) w();
+  }
+
+  /** Closes the socket at once, dropping what is queued; the receive loop ends by itself. */
+  closeNow(): void {
+    openPipes.delete(this);
+    if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
     this.#head = 0;
     this.#socket.close();
-    await this.#loop;
-    for (const w of this.#flushWaiters.splice(0)) w();
   }
 
   #startLoop(): void {

@@ -199,11 +199,25 @@ export class SchedulerHost {
   }
 
   /** Closes the scheduler (queued frames are answered `no_capacity`) and stops the thread. */
+  /**
+   * A drill: makes the core thread fail as an uncaught exception would. It
+   * logs the error, closes its sockets and exits with code 1; requests in
+   * flight fail with `no_capacity`. Resolves with the exit code.
+   */
+  async crash(): Promise<number> {
+    if (!this.#exited) await this.#request({ op: 'crash' });
+    return this.#exitedPromise;
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (!this.#exited) {
         await this.#request({ op: 'close' }).catch((err: unknown) => this.#logger.warn({ err }, 'scheduler core close failed'));
-        const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
+        // A thread that cannot even close its sockets is stuck: terminating it with sockets open aborts the process (zeromq.js), which at least ends it.
+        const timer = setTimeout(() => {
+          this.#logger.error({}, 'scheduler core thread did not stop within 2 s: terminating it, which aborts the process while its sockets are open');
+          void this.#worker.terminate();
+        }, 2_000);
         await this.#exitedPromise;
         clearTimeout(timer);
       }

@@ -51,7 +51,8 @@ export type CoreRequest =
   | { id: number; op: 'fail'; nodeId: string; nowEpochMs: number }
   /** Sends a `tick` now (before the reply). */
   | { id: number; op: 'flush' }
-  | { id: number; op: 'close' };
+  | { id: number; op: 'close' }
+  | { id: number; op: 'crash' };
 
 /** Messages of the core thread. */
 export type CoreEvent =

@@ -12,7 +12,7 @@
  * are kept as numbers (`MetricsRecorder`) and handed over every tick.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ErrorCode, YoloscaleError } from '../protocol/index.js';
+import { ErrorCode, YoloscaleError, closeAllSockets } from '../protocol/index.js';
 import type { Logger } from '../protocol/index.js';
 import type { CoreEvent, CoreRequest, CoreSnapshot, CoreThreadData } from './core-thread-messages.js';
 import { LANE_ORDER } from './lanes.js';
@@ -100,12 +100,36 @@ async function answer(r: CoreRequest): Promise<unknown> {
       await scheduler.close();
       tick();
       return undefined;
+    case 'crash':
+      // A drill: the same path as a bug that throws outside any handler.
+      setImmediate(() => {
+        throw new Error('crash drill requested through SchedulerHost.crash()');
+      });
+      return undefined;
     default:
       throw new YoloscaleError(ErrorCode.badRequest, `unknown core request ${(r as { op: string }).op}`);
   }
 }
 
 let timer: NodeJS.Timeout | undefined;
+
+/**
+ * An error nothing caught: the thread says so, closes its ZeroMQ sockets
+ * (a worker thread that exits with one open aborts the whole process) and
+ * exits with code 1; the host sees the exit and the scheduler stops.
+ */
+function fatal(err: unknown): void {
+  clearInterval(timer);
+  try {
+    forwardingLogger({}).error({ err }, 'scheduler core thread failed: closing its sockets and stopping');
+  } finally {
+    closeAllSockets();
+    process.exit(1);
+  }
+}
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
 port.on('message', (r: CoreRequest) => {
   answer(r).then(
     (value) => {
