@@ -7,24 +7,17 @@
 // report it.
 import t from 'tap';
 import { YoloscaleError } from '../../protocol/index.js';
-import type { Logger } from '../../protocol/index.js';
 import { runScheduler } from '../../scheduler/index.js';
-
-type Line = { level: string; obj: Record<string, unknown>; msg?: string };
-
-function capture(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object | string, msg?: string) => void lines.push(typeof obj === 'string' ? { level, obj: {}, msg: obj } : { level, obj: obj as Record<string, unknown>, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
+import { captureLogger } from '../helpers/log-capture.js';
+import type { LogLine } from '../helpers/log-capture.js';
 
 t.test('a core thread that dies stops the scheduler with exit code 1 and a clear line', async (t) => {
-  const lines: Line[] = [];
+  const lines: LogLine[] = [];
   const exitCodeBefore = process.exitCode;
   t.teardown(() => {
     process.exitCode = exitCodeBefore;
   });
-  const handle = await runScheduler({ adminToken: 'test-admin-token', host: '127.0.0.1', workerPort: 0, clientPort: 0, adminPort: 0, handleSignals: false, logger: capture(lines) });
+  const handle = await runScheduler({ adminToken: 'test-admin-token', host: '127.0.0.1', workerPort: 0, clientPort: 0, adminPort: 0, handleSignals: false, logger: captureLogger(lines) });
   t.teardown(() => handle.close());
   const health = await fetch(`${handle.adminUrl}/healthz`);
   t.equal(health.status, 200, 'admin API up before the crash');

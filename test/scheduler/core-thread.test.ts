@@ -5,19 +5,12 @@
 import t from 'tap';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { YoloscaleError } from '../../protocol/index.js';
-import type { Logger } from '../../protocol/index.js';
 import { MetricsRecorder, SchedulerHost, SchedulerMetrics, applyMetricsDelta } from '../../scheduler/index.js';
 import { client, submit } from '../helpers/cluster.js';
 import type { SchedulerProc } from '../helpers/processes.js';
 import { startWorker, waitFor } from '../helpers/processes.js';
-
-type Line = { level: string; obj: Record<string, unknown>; msg?: string };
-
-function capture(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object | string, msg?: string) => void lines.push(typeof obj === 'string' ? { level, obj: {}, msg: obj } : { level, obj: obj as Record<string, unknown>, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
+import { captureLogger } from '../helpers/log-capture.js';
+import type { LogLine } from '../helpers/log-capture.js';
 
 t.test('metrics recorder - a drained delta replayed into prom-client equals recording there directly', async (t) => {
   const direct = new MetricsRegistry();
@@ -51,7 +44,7 @@ t.test('metrics recorder - a drained delta replayed into prom-client equals reco
 });
 
 t.test('core thread - frames, admin actions, metrics, admitted costs and logs cross between the threads', async (t) => {
-  const lines: Line[] = [];
+  const lines: LogLine[] = [];
   const metricsRegistry = new MetricsRegistry();
   const ref: { host?: SchedulerHost } = {};
   const metrics = new SchedulerMetrics(metricsRegistry, { queueDepth: (l) => ref.host?.queueDepth(l) ?? 0, nodeCounts: () => ref.host!.counts() });
@@ -60,7 +53,7 @@ t.test('core thread - frames, admin actions, metrics, admitted costs and logs cr
     workerEndpoint: 'tcp://127.0.0.1:0',
     clientEndpoint: 'tcp://127.0.0.1:0',
     scheduler: { maxDelayMs: 2 },
-    logger: capture(lines),
+    logger: captureLogger(lines),
     metrics,
     onAdmit: (model, cost) => admitted.push([model, cost]),
     tickMs: 60_000,
