@@ -135,13 +135,6 @@ function positiveInt(v: unknown, name: string): void {
   if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new TypeError(`options.${name} must be a positive integer`);
 }
 
-/**
- * Raw owner of one ZeroMQ ROUTER or DEALER socket: one receive loop
- * delivering multipart messages as `Buffer[]` (a router's first frame is the
- * peer identity), one bounded FIFO send queue. Used by the typed
- * {@link RouterSocket}/{@link DealerSocket}, and directly by benchmarks and
- * tests that need bare frames.
- */
 /** Pipes of this thread whose sockets are open (see {@link closeAllSockets}). */
 const openPipes = new Set<FramePipe>();
 
@@ -158,6 +151,13 @@ export function closeAllSockets(): number {
   return pipes.length;
 }
 
+/**
+ * Raw owner of one ZeroMQ ROUTER or DEALER socket: one receive loop
+ * delivering multipart messages as `Buffer[]` (a router's first frame is the
+ * peer identity), one bounded FIFO send queue. Used by the typed
+ * {@link RouterSocket}/{@link DealerSocket}, and directly by benchmarks and
+ * tests that need bare frames.
+ */
 export class FramePipe {
   readonly #socket: zmq.Router | zmq.Dealer;
   readonly #name: string;
@@ -196,11 +196,11 @@ export class FramePipe {
       receiveBufferSize: 4 << 20,
       ...curveSocketOptions(opts.curve),
     };
-    openPipes.add(this);
     this.#socket =
       opts.type === 'router'
         ? new zmq.Router({ ...common, mandatory: true })
         : new zmq.Dealer({ ...common, ...(opts.routingId ? { routingId: opts.routingId } : {}) });
+    openPipes.add(this);
   }
 
   /** Counters since creation (a copy). */

@@ -198,7 +198,6 @@ export class SchedulerHost {
       .catch((err: unknown) => this.#logger.warn({ err, op: r.op }, 'scheduler core request failed'));
   }
 
-  /** Closes the scheduler (queued frames are answered `no_capacity`) and stops the thread. */
   /**
    * A drill: makes the core thread fail as an uncaught exception would. It
    * logs the error, closes its sockets and exits with code 1; requests in
@@ -209,6 +208,7 @@ export class SchedulerHost {
     return this.#exitedPromise;
   }
 
+  /** Closes the scheduler (queued frames are answered `no_capacity`) and stops the thread. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (!this.#exited) {

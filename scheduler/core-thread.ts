@@ -55,9 +55,10 @@ function forwardingLogger(bindings: Record<string, unknown>): Logger {
 
 const metrics = new MetricsRecorder();
 const admitted = new Map<string, number>();
+const log = forwardingLogger({});
 const scheduler = new Scheduler({
   ...data.scheduler,
-  logger: forwardingLogger({}),
+  logger: log,
   metrics,
   onAdmit: data.recordAdmits ? (model, cost) => admitted.set(model, (admitted.get(model) ?? 0) + cost) : undefined,
 });
@@ -121,7 +122,7 @@ let timer: NodeJS.Timeout | undefined;
 function fatal(err: unknown): void {
   clearInterval(timer);
   try {
-    forwardingLogger({}).error({ err }, 'scheduler core thread failed: closing its sockets and stopping');
+    log.error({ err }, 'scheduler core thread failed: closing its sockets and stopping');
   } finally {
     closeAllSockets();
     process.exit(1);
