@@ -13,6 +13,7 @@
  *   `bufferedAmount` is over the bound, new frames are dropped `stale` before
  *   they are charged, and finished results are refunded instead of queued.
  */
+import { IdTable } from '../protocol/index.js';
 
 /** Where a session writes (a `ws` WebSocket satisfies it). */
 export interface StreamSink {
@@ -97,7 +98,8 @@ export class StreamSession {
   #running: StreamFrame | null = null;
   #queued: StreamFrame | null = null;
   #nextToEmit = 1;
-  readonly #outbox = new Map<number, Outgoing>();
+  /** Answers waiting for their turn, by frame number (an IdTable: see protocol/id-table.ts). */
+  readonly #outbox = new IdTable<Outgoing>({ initialCapacity: 16 });
   #closed = false;
   readonly #stats: StreamSessionStats = { received: 0, sent: 0, delivered: 0, dropped: 0, errors: 0, undeliverable: 0, maxBufferedAmount: 0 };
 

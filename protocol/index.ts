@@ -42,6 +42,7 @@ export type {
 export { DropReason, decodeMessage, encodeMessage } from './codec.js';
 export type { Decoded, Refused } from './codec.js';
 export { DealerSocket, FramePipe, RouterSocket, closeAllSockets, curveKeyPair, isCurveKey } from './zmq.js';
+export { IdTable } from './id-table.js';
 export { DEFAULT_SCAVENGE_MB, collectYoung, scavengePacing } from './young-gc.js';
 export type {
   CurveClientOptions,

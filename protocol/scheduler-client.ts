@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { MessageKind } from './messages.js';
 import type { Message, ModelInfo, SubmitFrameHeader } from './messages.js';
+import { IdTable } from './id-table.js';
 import { DealerSocket } from './zmq.js';
 import type { CurveClientOptions } from './zmq.js';
 import type { DropReason } from './codec.js';
@@ -106,7 +107,8 @@ export class SchedulerClient {
   readonly #pingMs: number;
   readonly #staleMs: number;
   readonly #graceMs: number;
-  readonly #pending = new Map<number, Pending>();
+  /** By seq; an IdTable, not a Map, so that answered frames (and their images) die young (see id-table.ts). */
+  readonly #pending = new IdTable<Pending>();
   #seq = 0;
   #lastStatusAt = 0;
   #workers = 0;
@@ -241,7 +243,7 @@ export class SchedulerClient {
       this.#lastPingAt = now;
       this.#socket.send({ kind: MessageKind.ping });
     }
-    for (const [seq, p] of this.#pending) {
+    for (const [seq, p] of this.#pending.entries()) {
       if (now > p.giveUpAt) {
         this.#pending.delete(seq);
         p.reject(new YoloscaleError(ErrorCode.deadlineExceeded, 'no answer from the scheduler before the deadline'));
