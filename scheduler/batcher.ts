@@ -35,11 +35,20 @@ export function checkBatcherOptions(opts: MicroBatcherOptions): Required<MicroBa
   return { maxBatch, maxDelayMs };
 }
 
+/** Models whose entries are kept before closed ones are dropped (see `#open`). */
+const MAX_MODEL_ENTRIES = 256;
+
 /** Open batches, one per model. */
 export class MicroBatcher<T> {
   readonly maxBatch: number;
   readonly maxDelayMs: number;
-  readonly #open = new Map<string, Batch<T>>();
+  /**
+   * The open batch per model, or null once taken: a model's entry stays, so
+   * that opening and taking a batch per frame does not churn the Map (which
+   * would keep every taken batch alive until a full GC, see
+   * protocol/id-table.ts).
+   */
+  readonly #open = new Map<string, Batch<T> | null>();
   #size = 0;
 
   constructor(opts: MicroBatcherOptions = {}) {
@@ -55,7 +64,10 @@ export class MicroBatcher<T> {
 
   /** Models with an open batch, oldest batch first. */
   models(): string[] {
-    return [...this.#open.keys()];
+    const open: Batch<T>[] = [];
+    for (const b of this.#open.values()) if (b) open.push(b);
+    if (open.length > 1) open.sort((a, b) => a.openedAt - b.openedAt);
+    return open.map((b) => b.model);
   }
 
   /** Frames in the open batch of a model. */
@@ -67,6 +79,7 @@ export class MicroBatcher<T> {
   add(model: string, item: T, now: number): Batch<T> | null {
     let b = this.#open.get(model);
     if (!b) {
+      if (b === undefined && this.#open.size >= MAX_MODEL_ENTRIES) this.#forgetClosed();
       b = { model, items: [], openedAt: now };
       this.#open.set(model, b);
     }
@@ -80,7 +93,7 @@ export class MicroBatcher<T> {
   take(model: string): Batch<T> | null {
     const b = this.#open.get(model);
     if (!b) return null;
-    this.#open.delete(model);
+    this.#open.set(model, null);
     this.#size -= b.items.length;
     return b;
   }
@@ -88,7 +101,7 @@ export class MicroBatcher<T> {
   /** True when the open batch of a model has waited `maxDelayMs`. */
   isDue(model: string, now: number): boolean {
     const b = this.#open.get(model);
-    return b !== undefined && now - b.openedAt >= this.maxDelayMs;
+    return b ? now - b.openedAt >= this.maxDelayMs : false;
   }
 
   /** Closes and returns every batch that waited `maxDelayMs`. */
@@ -102,6 +115,7 @@ export class MicroBatcher<T> {
   nextDueAt(): number | null {
     let at: number | null = null;
     for (const b of this.#open.values()) {
+      if (!b) continue;
       const due = b.openedAt + this.maxDelayMs;
       if (at === null || due < at) at = due;
     }
@@ -127,12 +141,17 @@ export class MicroBatcher<T> {
   removeWhere(pred: (item: T) => boolean): T[] {
     const removed: T[] = [];
     for (const [model, b] of this.#open) {
+      if (!b) continue;
       const keep: T[] = [];
       for (const item of b.items) (pred(item) ? removed : keep).push(item);
-      if (keep.length === 0) this.#open.delete(model);
+      if (keep.length === 0) this.#open.set(model, null);
       else b.items = keep;
     }
     this.#size -= removed.length;
     return removed;
+  }
+
+  #forgetClosed(): void {
+    for (const [model, b] of this.#open) if (!b) this.#open.delete(model);
   }
 }

@@ -59,7 +59,12 @@ interface TenantState<T> {
   finishTag: number;
   /** Position in the heap, -1 when not backlogged. */
   heapIndex: number;
+  /** Busy period the state belongs to; a state from an earlier one counts as forgotten. */
+  period: number;
 }
+
+/** Tenant states kept before forgotten ones are dropped from the map (see `#tenants`). */
+const PRUNE_AT = 1024;
 
 /**
  * The fair queue of one lane. Its `push`/`pop`/`size` match the scheduler's
@@ -67,7 +72,16 @@ interface TenantState<T> {
  */
 export class FairQueue<T> {
   readonly #limit: number;
+  /**
+   * Every tenant seen, idle ones included: a tenant is forgotten by
+   * resetting its state (or by `#period` moving on), not by deleting it, so
+   * that a queue emptied by every frame does not churn the Map (which would
+   * keep every frame alive until a full GC, see protocol/id-table.ts).
+   * Forgotten states are dropped in bulk once there are `#pruneAt`.
+   */
   readonly #tenants = new Map<string, TenantState<T>>();
+  #period = 0;
+  #pruneAt = PRUNE_AT;
   readonly #heap: TenantState<T>[] = [];
   #virtualTime = 0;
   #maxFinishServed = 0;
@@ -90,6 +104,11 @@ export class FairQueue<T> {
   /** Tenants with items waiting (backlogged). */
   get tenants(): number {
     return this.#heap.length;
+  }
+
+  /** Tenant states held, idle ones included (bounded: forgotten ones are dropped in bulk). */
+  get tenantStates(): number {
+    return this.#tenants.size;
   }
 
   /** Current virtual time (start tag of the item last served). */
@@ -123,8 +142,13 @@ export class FairQueue<T> {
     if (!(Number.isFinite(cost) && cost > 0)) throw new TypeError('cost must be a positive number');
     let s = this.#tenants.get(tenant);
     if (!s) {
-      s = { name: tenant, items: [], head: 0, lastFinish: 0, startTag: 0, finishTag: 0, heapIndex: -1 };
+      if (this.#tenants.size >= this.#pruneAt) this.#prune();
+      s = { name: tenant, items: [], head: 0, lastFinish: 0, startTag: 0, finishTag: 0, heapIndex: -1, period: this.#period };
       this.#tenants.set(tenant, s);
+    } else if (s.period !== this.#period) {
+      // Forgotten at the end of a busy period: it starts afresh.
+      s.period = this.#period;
+      s.lastFinish = 0;
     }
     if (s.items.length - s.head >= this.#limit) return false;
     s.items.push({ item, cost, weight, seq: this.#seq++ });
@@ -225,7 +249,16 @@ export class FairQueue<T> {
   /** End of a busy period: virtual time jumps to the largest finish tag served (SFQ); idle tenants are forgotten. */
   #endBusyPeriod(): void {
     this.#virtualTime = Math.max(this.#virtualTime, this.#maxFinishServed);
-    this.#tenants.clear();
+    // Every tenant is idle now: all of them are forgotten at once.
+    this.#period++;
+  }
+
+  /** Drops the states of idle tenants that have nothing to remember (a finish tag ahead of virtual time is remembered). */
+  #prune(): void {
+    for (const s of this.#tenants.values()) {
+      if (s.items.length === s.head && (s.period !== this.#period || s.lastFinish <= this.#virtualTime)) this.#tenants.delete(s.name);
+    }
+    this.#pruneAt = Math.max(PRUNE_AT, 2 * this.#tenants.size);
   }
 
   #tagHead(s: TenantState<T>): void {
@@ -246,9 +279,9 @@ export class FairQueue<T> {
     }
   }
 
-  /** Drops an idle tenant's state once its last finish tag is no longer ahead of virtual time. */
+  /** Forgets an idle tenant's last finish tag once it is no longer ahead of virtual time. */
   #forgetIfIdle(s: TenantState<T>): void {
-    if (s.items.length === s.head && s.lastFinish <= this.#virtualTime) this.#tenants.delete(s.name);
+    if (s.items.length === s.head && s.lastFinish <= this.#virtualTime) s.lastFinish = 0;
   }
 
   #less(a: TenantState<T>, b: TenantState<T>): boolean {

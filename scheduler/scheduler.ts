@@ -22,7 +22,7 @@
  * its deadline.
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, MessageKind, RouterSocket, scavengePacing, silentLogger } from '../protocol/index.js';
+import { ErrorCode, IdTable, MessageKind, RouterSocket, scavengePacing, silentLogger } from '../protocol/index.js';
 import type { CurveServerOptions, DetectParams, DropReason, FrameOutcome, Lane, Logger, Message, ModelInfo, ReplyOutcome, SubmitFrameHeader } from '../protocol/index.js';
 import { MicroBatcher, checkBatcherOptions } from './batcher.js';
 import type { Batch } from './batcher.js';
@@ -33,6 +33,8 @@ import { NodeState, Registry, nodeView, offers, place } from './registry.js';
 import type { NodeAction, NodeRecord, NodeView } from './registry.js';
 
 const NO_IMAGE = Buffer.alloc(0);
+/** Gateway reply boxes kept before the outbox starts afresh. */
+const MAX_OUTBOXES = 1024;
 
 /** Options of {@link Scheduler}. All optional except `metrics`. */
 export interface SchedulerOptions {
@@ -141,7 +143,8 @@ export class Scheduler {
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
   readonly #maxRequeues: number;
-  readonly #inflight = new Map<number, InFlightBatch>();
+  /** Batches on workers, by batch id (an IdTable: a Map churned per batch would keep every answered batch until a full GC, see protocol/id-table.ts). */
+  readonly #inflight = new IdTable<InFlightBatch>();
   /** Frames re-queued after a lost worker, served first; `#retry[#retryHead]` is the next (O(1) pops). */
   #retry: Frame[] = [];
   #retryHead = 0;
@@ -156,7 +159,13 @@ export class Scheduler {
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #curve: boolean;
+  /**
+   * One box per gateway connection, kept between flushes (adding and
+   * deleting Map entries per reply would promote every reply, see
+   * protocol/id-table.ts); `#dirty` lists the boxes with outcomes to send.
+   */
   readonly #outbox = new Map<string, { peer: Buffer; outcomes: ReplyOutcome[] }>();
+  readonly #dirty: Array<{ peer: Buffer; outcomes: ReplyOutcome[] }> = [];
   #flushQueued = false;
   #lastPeer: Buffer | undefined;
   #lastPeerKey = '';
@@ -353,7 +362,7 @@ export class Scheduler {
     let requeued = 0;
     let failed = 0;
     const resend = new Map<string, { peer: Buffer; frames: Array<{ id: number; seq: number }> }>();
-    for (const [id, b] of this.#inflight) {
+    for (const [id, b] of this.#inflight.entries()) {
       if (b.node !== node) continue;
       this.#inflight.delete(id);
       this.#inFlightFrames -= b.frames.length;
@@ -500,7 +509,13 @@ export class Scheduler {
     }
     const key = this.#lastPeerKey;
     let box = this.#outbox.get(key);
-    if (!box) this.#outbox.set(key, (box = { peer, outcomes: [] }));
+    if (!box) {
+      // Gateways that reconnected leave boxes behind: start afresh when there are many (none holds outcomes between flushes).
+      if (this.#outbox.size >= MAX_OUTBOXES && this.#dirty.length === 0) this.#outbox.clear();
+      this.#outbox.set(key, (box = { peer, outcomes: [] }));
+    }
+    box.peer = peer;
+    if (box.outcomes.length === 0) this.#dirty.push(box);
     box.outcomes.push(outcome);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -510,10 +525,12 @@ export class Scheduler {
 
   #flushReplies(): void {
     this.#flushQueued = false;
-    for (const { peer, outcomes } of this.#outbox.values()) {
-      this.#toClientInChunks(peer, outcomes, (chunk) => ({ kind: MessageKind.reply, outcomes: chunk }));
+    for (const box of this.#dirty) {
+      const outcomes = box.outcomes;
+      box.outcomes = [];
+      this.#toClientInChunks(box.peer, outcomes, (chunk) => ({ kind: MessageKind.reply, outcomes: chunk }));
     }
-    this.#outbox.clear();
+    this.#dirty.length = 0;
   }
 
   /** Sends items to one gateway, at most 256 per message. */

@@ -64,3 +64,33 @@ t.test('batcher - options are validated with clear messages', async (t) => {
   t.throws(() => new MicroBatcher({ maxBatch: 1.5 }), /options\.maxBatch must be a positive integer/);
   t.throws(() => new MicroBatcher({ maxDelayMs: -1 }), /options\.maxDelayMs must be a number ≥ 0/);
 });
+
+t.test('batcher - models stay listed oldest batch first when their entries are reused', async (t) => {
+  const b = new MicroBatcher<number>({ maxBatch: 8, maxDelayMs: 5 });
+  b.add('a', 1, 0);
+  b.add('b', 2, 1);
+  t.same(b.take('a')?.items, [1]);
+  b.add('a', 3, 2);
+  t.same(b.models(), ['b', 'a'], 'a reopened after b: b first');
+  t.equal(b.nextDueAt(), 6);
+  t.equal(b.pending('a'), 1);
+  t.equal(b.take('c'), null, 'no batch for an unknown model');
+  t.same(b.removeWhere(() => true).sort(), [2, 3]);
+  t.same(b.models(), [], 'emptied batches are closed');
+  t.equal(b.nextDueAt(), null);
+  t.equal(b.size, 0);
+});
+
+t.test('batcher - hundreds of models come and go; open batches survive the clean-up of closed ones', async (t) => {
+  const b = new MicroBatcher<string>({ maxBatch: 4, maxDelayMs: 5 });
+  b.add('keep-1', 'k1', 0);
+  b.add('keep-2', 'k2', 0);
+  for (let i = 0; i < 600; i++) {
+    b.add(`m${i}`, `x${i}`, 1);
+    if (b.take(`m${i}`)?.items[0] !== `x${i}`) t.fail(`model m${i} lost its frame`);
+  }
+  t.same(b.models(), ['keep-1', 'keep-2']);
+  t.equal(b.size, 2);
+  t.same(b.take('keep-2')?.items, ['k2']);
+  t.same(b.take('keep-1')?.items, ['k1']);
+});

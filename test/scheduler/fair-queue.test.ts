@@ -187,6 +187,41 @@ t.test('fair-queue - the heap answers what a linear scan over tenants would (pro
   t.pass('heap order equals the reference order');
 });
 
+t.test('fair-queue - idle tenants are kept without churning the map, and dropped in bulk', async (t) => {
+  const q = new FairQueue<string>();
+  // 5,000 tenants come and go, one frame each: the queue runs empty after every frame.
+  let inOrder = 0;
+  for (let i = 0; i < 5000; i++) {
+    q.push(`t${i}`, 1, 1, `t${i}`);
+    if (q.popEntry()?.item === `t${i}`) inOrder++;
+  }
+  t.equal(inOrder, 5000, 'each frame served as it came');
+  t.ok(q.tenantStates <= 1024, `states held: ${q.tenantStates}`);
+  t.ok(q.tenantStates > 1, 'idle tenants are kept between prunes');
+  // A prune while a tenant is backlogged keeps it and its items.
+  const size = q.tenantStates;
+  for (let i = 0; i < 3; i++) q.push('stay', 1, 1, `stay-${i}`);
+  for (let i = 0; i < 1024 - size + 5; i++) q.push(`new${i}`, 1, 1, `new${i}`);
+  t.ok(q.tenantStates < 1024, `pruned while backlogged: ${q.tenantStates} states`);
+  const served: string[] = [];
+  for (let e = q.popEntry(); e; e = q.popEntry()) served.push(e.item);
+  t.same(served.filter((x) => x.startsWith('stay')), ['stay-0', 'stay-1', 'stay-2'], 'the backlogged tenant kept its items through the prune');
+  t.equal(served.length, 3 + 1024 - size + 5, 'nothing lost');
+});
+
+t.test('fair-queue - a tenant returning after the queue ran empty starts afresh', async (t) => {
+  const q = new FairQueue<string>();
+  // A heavy user's finish tag is far ahead; once everyone is idle, it is forgotten.
+  q.push('heavy', 1, 1000, 'h1');
+  t.equal(q.popEntry()?.finishTag, 1000);
+  q.push('light', 1, 1, 'l1');
+  q.push('heavy', 1, 1, 'h2');
+  const a = q.popEntry();
+  const b = q.popEntry();
+  t.same([a?.item, b?.item], ['l1', 'h2'], 'equal start tags: the smaller finish tag (then arrival) first');
+  t.equal(b?.startTag, a?.startTag, 'heavy starts at the virtual time, carrying no debt from the last busy period');
+});
+
 t.test('fair-queue - serves as the lanes’ tenant queue', async (t) => {
   const asTenantQueue: TenantQueue<string> = new FairQueue<string>({ perTenantLimit: 2 });
   t.ok(asTenantQueue.push('a', 1, 1, 'x'));
