@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { clusterV8Flags } from '../protocol/v8-flags.js';
+import { clusterNodeFlags, clusterV8Flags } from '../protocol/v8-flags.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
@@ -26,7 +26,7 @@ export function startEntry(name: string, opts: Record<string, unknown>, timeoutM
   const file = join(HERE, 'entries', `${name}${FROM_SOURCES ? '.ts' : '.js'}`);
   // YS_BENCH_NODE_ARGS adds node flags to every child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   // The cluster's own V8 flags come first, so a benchmark measures what `yoloscale` runs.
-  const nodeArgs = [...clusterV8Flags(), ...(process.env.YS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...clusterNodeFlags(), ...clusterV8Flags(), ...(process.env.YS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, ...(FROM_SOURCES ? ['--import', 'tsx'] : []), file], {
     env: { ...process.env, YS_BENCH_OPTS: JSON.stringify(opts) },
     stdio: ['ignore', 'pipe', 'pipe'],

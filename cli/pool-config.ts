@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../protocol/index.js';
 import type { ProviderConfig, RunSchedulerOptions } from '../scheduler/index.js';
+import { clusterExecArgv } from '../protocol/v8-flags.js';
 import { intFlag } from './context.js';
 import { UsageError } from './errors.js';
 import type { Settings } from './settings.js';
@@ -53,11 +54,11 @@ function readPoolFile(path: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-/** The worker command a `local` provider starts: this program, same Node flags, pointed at this scheduler. */
+/** The worker command a `local` provider starts: this program, same Node flags (plus the cluster's, protocol/v8-flags.ts), pointed at this scheduler. */
 export function localWorkerCommand(settings: Settings): string[] {
   return [
     process.execPath,
-    ...process.execArgv,
+    ...clusterExecArgv(),
     process.argv[1],
     'worker',
     '--scheduler',

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { clusterExecArgv } from '../protocol/v8-flags.js';
 
 /** One supervised child: a name, its argv (after node) and extra environment. */
 export interface ChildSpec {
@@ -50,7 +51,7 @@ export class Supervisor {
   start(spec: ChildSpec, restarts = 0): ChildProcess {
     const script = process.argv[1];
     const log = this.#running.get(spec.name)?.log ?? createWriteStream(join(this.#opts.logDir, `${spec.name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [...process.execArgv, script, ...spec.args], {
+    const child = spawn(process.execPath, [...clusterExecArgv(), script, ...spec.args], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,21 +1,42 @@
 /**
- * V8 flags every cluster process (scheduler, gateway, worker) starts with,
- * in one place for `bin/yoloscale.js` (which sets them before loading
- * anything else) and the benchmark harness (which passes them on the
- * command line of the processes it starts, so benchmarks measure what
- * `yoloscale` runs).
+ * V8 flags every cluster process (scheduler, gateway, worker) runs with, in
+ * one place for `bin/yoloscale.js`, for the processes `yoloscale up` and the
+ * `local` autoscaler provider start, and for the benchmark harness, so that
+ * benchmarks measure what `yoloscale` runs. Only on machines with at most 4
+ * cores, where V8's background GC threads compete with the cluster's own
+ * processes for the cores (each measured side by side in `bench scheduler`
+ * on 2 cores):
  *
- * `--no-concurrent-marking` on machines with at most 4 cores: every image a
- * cluster process receives is an external buffer and V8 runs frequent major
- * collections because of them (see zmq.ts). With few cores, background
- * marking threads compete with the cluster's own processes; marking on the
- * main thread measured about a quarter less CPU per frame in
- * `bench scheduler` on 2 cores. `YOLOSCALE_V8_CONCURRENT_MARKING=1` keeps
- * V8's default.
+ * - `--no-concurrent-marking` (set at run time by `bin/yoloscale.js`): every
+ *   image a cluster process receives is an external buffer, and V8 runs
+ *   frequent major collections because of them (see zmq.ts); marking on the
+ *   main thread measured about a quarter less CPU per frame.
+ *   `YOLOSCALE_V8_CONCURRENT_MARKING=1` keeps V8's default.
+ * - `--single-threaded-gc` (on the command line: V8 cannot switch it on a
+ *   heap that exists, it aborts at the next mark-compact): a scavenge that
+ *   waits for helper threads the kernel has not scheduled yet stalls every
+ *   frame in flight. Cluster round trip p99 at 1,000 frames/s, three runs
+ *   each (Nov 2026): 4.0–4.6 ms against 4.4–5.2 ms. Processes started by
+ *   hand get `--no-parallel-scavenge` at run time instead, the part that can
+ *   be switched late. `YOLOSCALE_V8_PARALLEL_GC=1` keeps V8's default.
  */
 import { availableParallelism } from 'node:os';
 
-/** The flags for this machine and environment. */
+/** The flags `bin/yoloscale.js` sets at run time, before loading anything else. */
 export function clusterV8Flags(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
-  return cores <= 4 && env.YOLOSCALE_V8_CONCURRENT_MARKING !== '1' ? ['--no-concurrent-marking'] : [];
+  if (cores > 4) return [];
+  const flags: string[] = [];
+  if (env.YOLOSCALE_V8_CONCURRENT_MARKING !== '1') flags.push('--no-concurrent-marking');
+  if (env.YOLOSCALE_V8_PARALLEL_GC !== '1') flags.push('--no-parallel-scavenge');
+  return flags;
+}
+
+/** The flags that must be on the `node` command line of a cluster process. */
+export function clusterNodeFlags(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
+  return cores <= 4 && env.YOLOSCALE_V8_PARALLEL_GC !== '1' ? ['--single-threaded-gc'] : [];
+}
+
+/** Node arguments for a cluster process this one starts: its own, plus the command-line flags they lack. */
+export function clusterExecArgv(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
+  return [...execArgv, ...clusterNodeFlags(env, cores).filter((f) => !execArgv.includes(f))];
 }

@@ -1,7 +1,9 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { clusterNodeFlags } from '../../protocol/v8-flags.js';
 import { CLI_ARGV, runCli } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 import { REPO_ROOT } from '../helpers/env.js';
@@ -29,6 +31,30 @@ t.test('cli against a running cluster', async (t) => {
     await new Promise((r) => setTimeout(r, 200));
   }
   t.equal(nodes.filter((n) => n.state === 'ready').length, 2, 'two ready workers');
+
+  t.test('the cluster processes run with the cluster V8 flags on their command line', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+    // Descendants of `up` that run the CLI (the workers are the scheduler's, through its `local` provider).
+    const parent = new Map<number, number>();
+    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]));
+      } catch {
+        /* gone */
+      }
+    }
+    const under = (pid: number): boolean => {
+      for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === up.pid) return true;
+      return false;
+    };
+    const children = [...parent.keys()]
+      .filter(under)
+      .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+      .filter((argv) => argv[0] === process.execPath);
+    t.ok(children.length >= 4, `scheduler, gateway and two workers: ${children.length} children`);
+    const want = clusterNodeFlags();
+    for (const argv of children) for (const flag of want) t.ok(argv.includes(flag), `${argv.slice(-6).join(' ')}: ${flag}`);
+    if (want.length === 0) t.pass(`no command-line flags on ${availableParallelism()} cores`);
+  });
   const api = (await (await fetch(`http://127.0.0.1:${adminPort}/v1/nodes`, { headers: { authorization: `Bearer ${info.adminToken}` } })).json()) as { nodes: Array<{ id: string }> };
   t.same(nodes.map((n) => n.id).sort(), api.nodes.map((n) => n.id).sort(), 'nodes ls --json matches GET /v1/nodes');
 
