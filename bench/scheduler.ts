@@ -51,14 +51,23 @@
  * bare one two. A hop costs 0.15–0.25 ms at p50 (the sender's ZeroMQ I/O
  * thread, loopback TCP, the receiver's I/O thread and JavaScript thread),
  * the scheduler's own work about 0.1 ms per frame: that is the added p50.
- * The p99 is made of stalls, each hitting the few frames in flight:
- * collection pauses (the scheduler thread's scavenges of about 1 ms, its
- * mark-compacts of 2–9 ms about once a second) and, as often, stalls of
- * 1–5 ms in which a thread that is in the middle of handling a message does
- * not run although no collection runs anywhere (17 in 6 s in the scheduler
- * thread alone): the guest kernel's scheduling of a dozen threads on two
- * vCPUs. Each hop is exposed to them, so the cluster's tail grows with its
- * hop count.
+ * At this rate a message costs 40–100 µs of JavaScript-thread CPU in every
+ * process (zeromq.js's synchronous part of a send alone measured 40–95 µs:
+ * each thread hand-off is a wake-up of a vCPU), so the cluster keeps about
+ * one of the two vCPUs busy against half of one for the bare echo.
+ * The p99 is made of stalls, each hitting the few frames in flight. Found
+ * and removed (side by side, three runs each, cluster p99):
+ * - the scheduler core's per-frame Map churn promoted every frame's objects
+ *   (protocol/id-table.ts), for a mark-compact per second and scavenges of
+ *   1–1.8 ms (now 0.4–0.6 ms): p99 4.9–7.9 → 3.2–6.1 ms;
+ * - scavenges waiting for V8's helper threads on the busy vCPUs
+ *   (`--single-threaded-gc`, protocol/v8-flags.ts): 4.4–5.2 → 3.6–4.6 ms.
+ * What remains is mostly stalls of 1–5 ms in which a thread that is in the
+ * middle of a message does not run while no collection runs anywhere (three
+ * in four slow frames overlap no GC in any process): the guest kernel
+ * scheduling a dozen threads on two vCPUs. The bare echo has them too
+ * (its own p99 moves between 1.1 and 3.9 ms from run to run), so the added
+ * p99 is the difference of two noisy figures.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -137,6 +146,9 @@ export interface SchedulerBenchResult {
 
 type Send = () => Promise<unknown>;
 
+/** Paced frames sent to each side before measuring (see the warm-up in `runSchedulerBench`). */
+const WARM_UP_PACED = 2000;
+
 /** Runs `n` sends keeping `window` in flight; returns completions per second. */
 async function throughput(send: Send, n: number, window: number): Promise<number> {
   let started = 0;
@@ -168,17 +180,28 @@ async function throughput(send: Send, n: number, window: number): Promise<number
  */
 async function paced(send: Send, n: number, fps: number): Promise<number[]> {
   const latencies: number[] = [];
-  const pending: Promise<unknown>[] = [];
-  const pacer = new Worker(PACER_SOURCE, { eval: true, workerData: { n, interval: 1000 / fps } });
+  let outstanding = 0;
+  let paced = false;
   await new Promise<void>((resolveAll, reject) => {
+    const settled = (): void => {
+      outstanding--;
+      if (paced && outstanding === 0) resolveAll();
+    };
+    const pacer = new Worker(PACER_SOURCE, { eval: true, workerData: { n, interval: 1000 / fps } });
     pacer.on('message', () => {
       const start = performance.now();
-      pending.push(send().then(() => latencies.push(performance.now() - start)));
+      outstanding++;
+      send().then(() => {
+        latencies.push(performance.now() - start);
+        settled();
+      }, reject);
     });
     pacer.once('error', reject);
-    pacer.once('exit', () => resolveAll());
+    pacer.once('exit', () => {
+      paced = true;
+      if (outstanding === 0) resolveAll();
+    });
   });
-  await Promise.all(pending);
   return latencies;
 }
 
@@ -304,11 +327,14 @@ export async function runSchedulerBench(opts: SchedulerBenchOptions = {}): Promi
     const sendCluster: Send = () =>
       client.submit({ image, model: 'echo', params: {}, tenant: 'bench', weight: 3600, cost: 1, lane, deadlineMs: Date.now() + 10_000, frameId: `bench-${++seq}` });
 
-    // Warm-up: JIT, connections, buffers.
+    // Warm-up: JIT, connections, buffers. The paced path (one frame per
+    // message) needs its own: after 300 paced frames the first measured
+    // cluster round still ran at a p50 of 0.9–1.2 ms against 0.7 in later
+    // rounds, with 2,000 it matches them (Nov 2026).
     await throughput(sendBare, 2000, window);
     await throughput(sendCluster, 2000, window);
-    await paced(sendBare, 300, paceFps);
-    await paced(sendCluster, 300, paceFps);
+    await paced(sendBare, WARM_UP_PACED, paceFps);
+    await paced(sendCluster, WARM_UP_PACED, paceFps);
 
     const perRound: Array<{ transportRtPerS: number; schedulerFps: number }> = [];
     const bareLat: number[] = [];
