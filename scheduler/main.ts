@@ -48,7 +48,7 @@ export interface RunSchedulerOptions extends CoreSchedulerOptions {
   /** More admin route plugins (tenants, plans, pool…), registered behind the admin token. */
   adminPlugins?: readonly AdminPlugin[];
   logger?: Logger;
-  /** Close on SIGTERM/SIGINT (default true). */
+  /** Close on SIGTERM/SIGINT, and on an error nothing caught (exit code 1); default true. */
   handleSignals?: boolean;
   /**
    * Autoscaling (SPEC.md §9): a node provider and the pool's bounds. The
@@ -170,6 +170,20 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     logger.info({ signal: sig }, 'scheduler stopping');
     close().catch((err: unknown) => logger.error({ err }, 'scheduler close failed'));
   };
+  // An error nothing caught on this thread stops the scheduler in order: exiting
+  // while the core thread has its ZeroMQ sockets open would abort the process.
+  const onFatal = (err: unknown): void => {
+    process.exitCode = 1;
+    if (closing) {
+      logger.error({ err }, 'uncaught error while the scheduler stops');
+      return;
+    }
+    logger.error({ err }, 'uncaught error in the scheduler; it stops');
+    void close().then(() => {
+      // Whatever the error left open no longer holds the process (the core thread is closed: exiting is safe now).
+      setTimeout(() => process.exit(1), 5_000).unref();
+    });
+  };
   const close = (): Promise<void> => {
     closing ??= (async () => {
       process.off('SIGTERM', onSignal);
@@ -178,9 +192,15 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
       // Local workers are stopped (and drain) while the scheduler still answers them.
       await autoscaler?.close();
       await s.close();
+      process.off('uncaughtException', onFatal);
+      process.off('unhandledRejection', onFatal);
       logger.info({}, 'scheduler stopped');
       resolveClosed();
-    })();
+    })().catch((err: unknown) => {
+      process.off('uncaughtException', onFatal);
+      process.off('unhandledRejection', onFatal);
+      throw err;
+    });
     return closing;
   };
   void s.exited.then((code) => {
@@ -192,6 +212,8 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
   if (opts.handleSignals !== false) {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('uncaughtException', onFatal);
+    process.on('unhandledRejection', onFatal);
   }
   return {
     scheduler: s,

@@ -80,7 +80,8 @@ export const schedulerCommand: CommandSpec = {
     clearInterval(sweep);
     await notifier.stop();
     await ledger.close();
-    return 0;
+    // 1 when the scheduler stopped on an error (its core thread died, or an uncaught error here).
+    return process.exitCode === 1 ? 1 : 0;
   },
 };
 
