@@ -61,7 +61,7 @@
  *   (protocol/id-table.ts), for a mark-compact per second and scavenges of
  *   1–1.8 ms (now 0.4–0.6 ms): p99 4.9–7.9 → 3.2–6.1 ms;
  * - scavenges waiting for V8's helper threads on the busy vCPUs
- *   (`--single-threaded-gc`, protocol/v8-flags.ts): 4.4–5.2 → 3.6–4.6 ms.
+ *   (`--single-threaded-gc`, protocol/v8-flags.ts): 4.4–5.2 → 3.6–4.7 ms.
  * What remains is mostly stalls of 1–5 ms in which a thread that is in the
  * middle of a message does not run while no collection runs anywhere (three
  * in four slow frames overlap no GC in any process): the guest kernel

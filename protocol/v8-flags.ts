@@ -16,7 +16,7 @@
  *   heap that exists, it aborts at the next mark-compact): a scavenge that
  *   waits for helper threads the kernel has not scheduled yet stalls every
  *   frame in flight. Cluster round trip p99 at 1,000 frames/s, three runs
- *   each (Nov 2026): 4.0–4.6 ms against 4.4–5.2 ms. Processes started by
+ *   each (Nov 2026): 3.6–4.7 ms against 4.4–5.2 ms. Processes started by
  *   hand get `--no-parallel-scavenge` at run time instead, the part that can
  *   be switched late. `YOLOSCALE_V8_PARALLEL_GC=1` keeps V8's default.
  */
