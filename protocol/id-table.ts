@@ -111,7 +111,8 @@ export class IdTable<T> {
     const values = this.#values;
     for (let i = 0; i < ids.length; i++) {
       const v = values[i];
-      if (v !== undefined && ids[i] !== -1) yield [ids[i], v];
+      // A slot is free exactly when its value is undefined (set refuses undefined values).
+      if (v !== undefined) yield [ids[i], v];
     }
     if (this.#overflow.size > 0) yield* [...this.#overflow];
   }

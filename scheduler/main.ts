@@ -188,19 +188,18 @@ export async function runScheduler(opts: RunSchedulerOptions): Promise<Scheduler
     closing ??= (async () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      await app.close();
-      // Local workers are stopped (and drain) while the scheduler still answers them.
-      await autoscaler?.close();
-      await s.close();
-      process.off('uncaughtException', onFatal);
-      process.off('unhandledRejection', onFatal);
+      try {
+        await app.close();
+        // Local workers are stopped (and drain) while the scheduler still answers them.
+        await autoscaler?.close();
+        await s.close();
+      } finally {
+        process.off('uncaughtException', onFatal);
+        process.off('unhandledRejection', onFatal);
+      }
       logger.info({}, 'scheduler stopped');
       resolveClosed();
-    })().catch((err: unknown) => {
-      process.off('uncaughtException', onFatal);
-      process.off('unhandledRejection', onFatal);
-      throw err;
-    });
+    })();
     return closing;
   };
   void s.exited.then((code) => {

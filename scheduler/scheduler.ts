@@ -510,11 +510,10 @@ export class Scheduler {
     const key = this.#lastPeerKey;
     let box = this.#outbox.get(key);
     if (!box) {
-      // Gateways that reconnected leave boxes behind: start afresh when there are many (none holds outcomes between flushes).
-      if (this.#outbox.size >= MAX_OUTBOXES && this.#dirty.length === 0) this.#outbox.clear();
+      // Gateways that reconnected leave boxes behind: start afresh when there are many (boxes with outcomes still go out, from #dirty).
+      if (this.#outbox.size >= MAX_OUTBOXES) this.#outbox.clear();
       this.#outbox.set(key, (box = { peer, outcomes: [] }));
     }
-    box.peer = peer;
     if (box.outcomes.length === 0) this.#dirty.push(box);
     box.outcomes.push(outcome);
     if (!this.#flushQueued) {
