@@ -180,12 +180,11 @@ async function throughput(send: Send, n: number, window: number): Promise<number
  */
 async function paced(send: Send, n: number, fps: number): Promise<number[]> {
   const latencies: number[] = [];
-  let outstanding = 0;
-  let paced = false;
   await new Promise<void>((resolveAll, reject) => {
+    // Frames in flight, plus one for the pacer until it exits.
+    let outstanding = 1;
     const settled = (): void => {
-      outstanding--;
-      if (paced && outstanding === 0) resolveAll();
+      if (--outstanding === 0) resolveAll();
     };
     const pacer = new Worker(PACER_SOURCE, { eval: true, workerData: { n, interval: 1000 / fps } });
     pacer.on('message', () => {
@@ -197,10 +196,7 @@ async function paced(send: Send, n: number, fps: number): Promise<number[]> {
       }, reject);
     });
     pacer.once('error', reject);
-    pacer.once('exit', () => {
-      paced = true;
-      if (outstanding === 0) resolveAll();
-    });
+    pacer.once('exit', settled);
   });
   return latencies;
 }
