@@ -62,12 +62,18 @@
  *   1–1.8 ms (now 0.4–0.6 ms): p99 4.9–7.9 → 3.2–6.1 ms;
  * - scavenges waiting for V8's helper threads on the busy vCPUs
  *   (`--single-threaded-gc`, protocol/v8-flags.ts): 4.4–5.2 → 3.6–4.7 ms.
- * What remains is mostly stalls of 1–5 ms in which a thread that is in the
- * middle of a message does not run while no collection runs anywhere (three
- * in four slow frames overlap no GC in any process): the guest kernel
- * scheduling a dozen threads on two vCPUs. The bare echo has them too
- * (its own p99 moves between 1.1 and 3.9 ms from run to run), so the added
- * p99 is the difference of two noisy figures.
+ * - stalls of 2–4 ms in which no collection ran anywhere (three in four
+ *   slow frames): `perf sched` showed a woken frame-path thread waiting
+ *   for the next kernel tick (4 ms at HZ=250) behind a thread running out
+ *   its 1.4 ms slice, most often a V8 platform thread compiling with
+ *   TurboFan. V8's background threads now run SCHED_IDLE
+ *   (protocol/thread-sched.ts) in the benchmark's processes of both setups:
+ *   cluster p99 3.5–5.2 → 2.6–3.0 ms, added p99 1.3–4.1 → 0.7–1.5 ms, p50
+ *   unchanged (four alternating pairs). A 0.1 ms time slice for the
+ *   frame-path threads on top did no better and cost ~0.04 ms of p50.
+ * The bare echo has the remaining stalls too (its own p99 moves between 0.6
+ * and 3.2 ms from run to run), so the added p99 is the difference of two
+ * noisy figures.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

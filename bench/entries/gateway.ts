@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGatewayLogger, runGateway } from '../../gateway/index.js';
 import { openLedger } from '../../ledger/index.js';
+import { idleV8BackgroundThreads } from '../../protocol/thread-sched.js';
+
+// V8's compiler threads yield to the frame path, as `yoloscale` does (cli/entry.ts, protocol/thread-sched.ts).
+idleV8BackgroundThreads();
 
 interface TenantSpec {
   name: string;

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { SCHED_IDLE, idleV8ThreadsWanted } from '../../protocol/thread-sched.js';
 import { clusterNodeFlags } from '../../protocol/v8-flags.js';
 import { CLI_ARGV, runCli } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
@@ -32,7 +33,7 @@ t.test('cli against a running cluster', async (t) => {
   }
   t.equal(nodes.filter((n) => n.state === 'ready').length, 2, 'two ready workers');
 
-  t.test('the cluster processes run with the cluster V8 flags on their command line', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  t.test('the cluster processes run with the cluster V8 flags on their command line, and V8’s threads idle', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
     // Descendants of `up` that run the CLI (the workers are the scheduler's, through its `local` provider).
     const parent = new Map<number, number>();
     for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
@@ -48,12 +49,24 @@ t.test('cli against a running cluster', async (t) => {
     };
     const children = [...parent.keys()]
       .filter(under)
-      .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
-      .filter((argv) => argv[0] === process.execPath);
+      .map((pid) => ({ pid, argv: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') }))
+      .filter(({ argv }) => argv[0] === process.execPath);
     t.ok(children.length >= 4, `scheduler, gateway and two workers: ${children.length} children`);
     const want = clusterNodeFlags();
-    for (const argv of children) for (const flag of want) t.ok(argv.includes(flag), `${argv.slice(-6).join(' ')}: ${flag}`);
+    for (const { argv } of children) for (const flag of want) t.ok(argv.includes(flag), `${argv.slice(-6).join(' ')}: ${flag}`);
     if (want.length === 0) t.pass(`no command-line flags on ${availableParallelism()} cores`);
+    // And V8's background threads run SCHED_IDLE where that is wanted (protocol/thread-sched.ts); policy is field 41 of a thread's stat.
+    const idleWanted = idleV8ThreadsWanted(process.env, availableParallelism(), want);
+    for (const { pid, argv } of children) {
+      const idle = readdirSync(`/proc/${pid}/task`).filter((tid) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[38] === String(SCHED_IDLE);
+        } catch {
+          return false;
+        }
+      });
+      t.equal(idle.length, idleWanted ? 5 : 0, `${argv.slice(-6).join(' ')}: ${idle.length} SCHED_IDLE threads`);
+    }
   });
   const api = (await (await fetch(`http://127.0.0.1:${adminPort}/v1/nodes`, { headers: { authorization: `Bearer ${info.adminToken}` } })).json()) as { nodes: Array<{ id: string }> };
   t.same(nodes.map((n) => n.id).sort(), api.nodes.map((n) => n.id).sort(), 'nodes ls --json matches GET /v1/nodes');
