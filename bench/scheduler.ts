@@ -70,7 +70,10 @@
  *   (protocol/thread-sched.ts) in the benchmark's processes of both setups:
  *   cluster p99 3.5–5.2 → 2.6–3.0 ms, added p99 1.3–4.1 → 0.7–1.5 ms, p50
  *   unchanged (four alternating pairs). A 0.1 ms time slice for the
- *   frame-path threads on top did no better and cost ~0.04 ms of p50.
+ *   frame-path threads on top did no better and cost ~0.04 ms of p50;
+ * - V8's memory reducer running mark-compacts of up to 14 ms in the second
+ *   echo worker, which looks idle (`--no-memory-reducer`, v8-flags.ts):
+ *   cluster max 12–15 → 6–7 ms, p99 2.4–2.9 → 2.3–2.4 ms (three pairs).
  * The bare echo has the remaining stalls too (its own p99 moves between 0.6
  * and 3.2 ms from run to run), so the added p99 is the difference of two
  * noisy figures.

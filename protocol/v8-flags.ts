@@ -19,6 +19,14 @@
  *   each (Nov 2026): 3.6–4.7 ms against 4.4–5.2 ms. Processes started by
  *   hand get `--no-parallel-scavenge` at run time instead, the part that can
  *   be switched late. `YOLOSCALE_V8_PARALLEL_GC=1` keeps V8's default.
+ * - `--no-memory-reducer` (on the command line too, with the other): V8's
+ *   memory reducer runs major collections in a process that looks idle, to
+ *   shrink its heap. A cluster's second echo worker, or any lightly loaded
+ *   process, looked idle enough: mark-compacts of up to 14 ms on a core the
+ *   busy processes needed, the longest stalls of `bench scheduler`'s
+ *   cluster round trips (max 12–15 ms → 6–7 ms, p99 2.4–2.9 → 2.3–2.4 ms,
+ *   three pairs, Nov 2026). The heaps it would shrink are 10–20 MB.
+ *   `YOLOSCALE_V8_MEMORY_REDUCER=1` keeps V8's default.
  */
 import { availableParallelism } from 'node:os';
 
@@ -33,7 +41,11 @@ export function clusterV8Flags(env: NodeJS.ProcessEnv = process.env, cores: numb
 
 /** The flags that must be on the `node` command line of a cluster process. */
 export function clusterNodeFlags(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
-  return cores <= 4 && env.YOLOSCALE_V8_PARALLEL_GC !== '1' ? ['--single-threaded-gc'] : [];
+  if (cores > 4) return [];
+  const flags: string[] = [];
+  if (env.YOLOSCALE_V8_PARALLEL_GC !== '1') flags.push('--single-threaded-gc');
+  if (env.YOLOSCALE_V8_MEMORY_REDUCER !== '1') flags.push('--no-memory-reducer');
+  return flags;
 }
 
 /** Node arguments for a cluster process this one starts: its own, plus the command-line flags they lack. */

@@ -14,11 +14,12 @@ t.test('v8 flags - set at run time', async (t) => {
 });
 
 t.test('v8 flags - on the command line of the processes the cluster starts', async (t) => {
-  t.same(clusterNodeFlags({}, 2), ['--single-threaded-gc']);
+  t.same(clusterNodeFlags({}, 2), ['--single-threaded-gc', '--no-memory-reducer']);
   t.same(clusterNodeFlags({}, 8), []);
-  t.same(clusterNodeFlags({ YOLOSCALE_V8_PARALLEL_GC: '1' }, 2), []);
-  t.same(clusterExecArgv(['--enable-source-maps'], {}, 2), ['--enable-source-maps', '--single-threaded-gc'], 'added to the parent’s own arguments');
-  t.same(clusterExecArgv(['--single-threaded-gc'], {}, 2), ['--single-threaded-gc'], 'not twice');
+  t.same(clusterNodeFlags({ YOLOSCALE_V8_PARALLEL_GC: '1' }, 2), ['--no-memory-reducer'], 'parallel GC opted out of');
+  t.same(clusterNodeFlags({ YOLOSCALE_V8_MEMORY_REDUCER: '1' }, 2), ['--single-threaded-gc'], 'memory reducer kept');
+  t.same(clusterExecArgv(['--enable-source-maps'], {}, 2), ['--enable-source-maps', '--single-threaded-gc', '--no-memory-reducer'], 'added to the parent’s own arguments');
+  t.same(clusterExecArgv(['--single-threaded-gc', '--no-memory-reducer'], {}, 2), ['--single-threaded-gc', '--no-memory-reducer'], 'not twice');
   t.same(clusterExecArgv(['--inspect'], {}, 8), ['--inspect'], 'big machine: the parent’s arguments only');
   t.match(readFileSync(new URL('../../bench/processes.ts', import.meta.url), 'utf8'), /\[\.\.\.clusterNodeFlags\(\), \.\.\.clusterV8Flags\(\)/, 'bench processes start with both');
 });
