@@ -40,6 +40,7 @@
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { SMALL_MACHINE_CORES } from './v8-flags.js';
 
 /** Scheduling policies (linux/sched.h). */
 export const SCHED_OTHER = 0;
@@ -58,7 +59,7 @@ export function idleV8ThreadsWanted(
   platform: NodeJS.Platform = process.platform,
 ): boolean {
   const setting = env.YOLOSCALE_THREAD_SCHED;
-  if (platform !== 'linux' || setting === '0' || (setting !== '1' && cores > 4)) return false;
+  if (platform !== 'linux' || setting === '0' || (setting !== '1' && cores > SMALL_MACHINE_CORES)) return false;
   return nodeFlags(execArgv, env).includes('--single-threaded-gc');
 }
 

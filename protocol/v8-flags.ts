@@ -30,22 +30,33 @@
  */
 import { availableParallelism } from 'node:os';
 
+/** Most cores of a machine where the cluster's processes get these flags (and thread-sched.ts's idle V8 threads). */
+export const SMALL_MACHINE_CORES = 4;
+
+/** Each flag with the environment variable that, set to `1`, keeps V8's default instead. */
+type FlagTable = ReadonlyArray<readonly [flag: string, keepDefault: string]>;
+
+const RUN_TIME_FLAGS: FlagTable = [
+  ['--no-concurrent-marking', 'YOLOSCALE_V8_CONCURRENT_MARKING'],
+  ['--no-parallel-scavenge', 'YOLOSCALE_V8_PARALLEL_GC'],
+];
+const COMMAND_LINE_FLAGS: FlagTable = [
+  ['--single-threaded-gc', 'YOLOSCALE_V8_PARALLEL_GC'],
+  ['--no-memory-reducer', 'YOLOSCALE_V8_MEMORY_REDUCER'],
+];
+
+function smallMachineFlags(table: FlagTable, env: NodeJS.ProcessEnv, cores: number): string[] {
+  return cores > SMALL_MACHINE_CORES ? [] : table.filter(([, keepDefault]) => env[keepDefault] !== '1').map(([flag]) => flag);
+}
+
 /** The flags `bin/yoloscale.js` sets at run time, before loading anything else. */
 export function clusterV8Flags(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
-  if (cores > 4) return [];
-  const flags: string[] = [];
-  if (env.YOLOSCALE_V8_CONCURRENT_MARKING !== '1') flags.push('--no-concurrent-marking');
-  if (env.YOLOSCALE_V8_PARALLEL_GC !== '1') flags.push('--no-parallel-scavenge');
-  return flags;
+  return smallMachineFlags(RUN_TIME_FLAGS, env, cores);
 }
 
 /** The flags that must be on the `node` command line of a cluster process. */
 export function clusterNodeFlags(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): string[] {
-  if (cores > 4) return [];
-  const flags: string[] = [];
-  if (env.YOLOSCALE_V8_PARALLEL_GC !== '1') flags.push('--single-threaded-gc');
-  if (env.YOLOSCALE_V8_MEMORY_REDUCER !== '1') flags.push('--no-memory-reducer');
-  return flags;
+  return smallMachineFlags(COMMAND_LINE_FLAGS, env, cores);
 }
 
 /** Node arguments for a cluster process this one starts: its own, plus the command-line flags they lack. */
